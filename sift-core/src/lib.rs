@@ -1,0 +1,6 @@
+//! sift's protocol logic, apart from nginx: everything here is safe Rust,
+//! works on byte slices, and is unit-tested and fuzzed without nginx.
+#![forbid(unsafe_code)]
+
+pub mod protocol;
+pub mod tls;

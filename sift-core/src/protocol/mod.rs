@@ -1,0 +1,1 @@
+//! Protocol detection from a client's first bytes.

@@ -3,4 +3,5 @@
 #![forbid(unsafe_code)]
 
 pub mod protocol;
+pub mod slice;
 pub mod tls;

@@ -1,0 +1,354 @@
+#!/usr/bin/env bash
+# Connection-rate benchmark: Debian's nginx (one worker, loopback) answering
+# `return $variable;` per connection, for a Chromium and a curl ClientHello,
+# with no preread, ssl_preread, an njs SNI parser, and sift's variables.
+# See BENCHMARKS.md for the method.
+#
+#   scripts/bench.sh                # 10 s per case and round
+#   scripts/bench.sh 3s             # shorter
+#   scripts/bench.sh 10s --micro    # then sift-core's criterion microbench
+#
+# Options: DURATION (first argument, e.g. 10s), --rounds N (default 2),
+# --warmup D (default 2s), --concurrency N (default 64), --cases a,b,...,
+# --payloads chromium,curl, --no-pin, --micro.
+# Environment: SIFT_BENCH_PORT (first port, default 18400),
+# SIFT_BENCH_NGINX_CPU / SIFT_BENCH_LOADGEN_CPU (default 0 / 1).
+#
+# Always exits 0 once the cases have run: targets print PASS/FAIL, they do
+# not fail the script.
+set -euo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+
+duration=10s
+warmup=2s
+rounds=2
+concurrency=64
+pin=1
+micro=0
+only_cases=
+only_payloads=
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --micro) micro=1 ;;
+        --no-pin) pin=0 ;;
+        --rounds) rounds=$2; shift ;;
+        --warmup) warmup=$2; shift ;;
+        --concurrency) concurrency=$2; shift ;;
+        --cases) only_cases=$2; shift ;;
+        --payloads) only_payloads=$2; shift ;;
+        -h | --help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -*) echo "bench: unknown option $1" >&2; exit 2 ;;
+        *) duration=$1 ;;
+    esac
+    shift
+done
+
+nginx=/usr/sbin/nginx
+modules=/usr/lib/nginx/modules
+prefix=$top/target/bench
+port_base=${SIFT_BENCH_PORT:-18400}
+nginx_cpu=${SIFT_BENCH_NGINX_CPU:-0}
+loadgen_cpu=${SIFT_BENCH_LOADGEN_CPU:-1}
+
+say() { printf '==> %s\n' "$*"; }
+note() { printf '    %s\n' "$*"; }
+
+# --- what the benchmark needs --------------------------------------------
+if [ ! -x "$nginx" ] || [ ! -f "$modules/ngx_stream_module.so" ] \
+    || [ ! -f "$modules/ngx_stream_js_module.so" ]; then
+    if [ "$(id -u)" -eq 0 ]; then
+        say "installing nginx, its stream and njs modules (scripts/install-deps.sh)"
+        scripts/install-deps.sh
+    else
+        echo "bench: needs $nginx with $modules/ngx_stream_module.so and ngx_stream_js_module.so;" \
+            "run scripts/install-deps.sh as root" >&2
+        exit 1
+    fi
+fi
+have_njs=1
+[ -f "$modules/ngx_stream_js_module.so" ] || have_njs=0
+
+if [ "$pin" -eq 1 ] && command -v taskset > /dev/null \
+    && [ "$(nproc)" -gt "$((nginx_cpu > loadgen_cpu ? nginx_cpu : loadgen_cpu))" ]; then
+    pin_nginx=(taskset -c "$nginx_cpu")
+    pin_loadgen=(taskset -c "$loadgen_cpu")
+else
+    pin=0
+    pin_nginx=()
+    pin_loadgen=()
+fi
+
+# Stop an nginx left running by an earlier, interrupted run of this script.
+stop_nginx() {
+    local pidfile=$prefix/logs/nginx.pid pid
+    [ -f "$pidfile" ] || return 0
+    pid=$(cat "$pidfile" 2> /dev/null || true)
+    if [ -n "$pid" ] && tr '\0' ' ' < "/proc/$pid/cmdline" 2> /dev/null | grep -q -- "-p $prefix "; then
+        kill -QUIT "$pid" 2> /dev/null || true
+        for _ in $(seq 50); do
+            kill -0 "$pid" 2> /dev/null || break
+            sleep 0.1
+        done
+        kill -KILL "$pid" 2> /dev/null || true
+    fi
+    rm -f "$pidfile"
+}
+mkdir -p "$prefix"/{conf,logs,modules,results}
+stop_nginx
+trap stop_nginx EXIT
+
+# --- builds -----------------------------------------------------------------
+say "building loadgen (bench/loadgen, release)"
+cargo build --release --quiet --manifest-path bench/loadgen/Cargo.toml
+loadgen=$top/bench/loadgen/target/release/loadgen
+
+say "building the sift module (scripts/build-module.sh release)"
+have_sift=0
+if scripts/build-module.sh release > "$prefix/logs/build-module.log" 2>&1; then
+    install -m 0644 target/modules/release/ngx_stream_sift_module.so "$prefix/modules/"
+    have_sift=1
+    note "ok: target/modules/release/ngx_stream_sift_module.so"
+else
+    note "the sift module does not build right now: every sift case is skipped"
+    note "(build log: $prefix/logs/build-module.log; last lines:)"
+    grep -E '^(error|warning: unused)' "$prefix/logs/build-module.log" | head -5 | sed 's/^/      /' || true
+fi
+
+# --- cases ------------------------------------------------------------------
+# name | server-block directives | what the answer must start with
+# (@SNI@ is the payload's server_name).
+all_cases=(
+    'plain|return "x";|x'
+    'ssl_preread|ssl_preread on; return $ssl_preread_server_name;|@SNI@'
+    'njs|js_preread sni.preread; return $njs_sni;|@SNI@'
+    'sift_protocol|sift on; return $sift_protocol;|tls'
+    'sift_sni|sift on; return $sift_tls_sni;|@SNI@'
+    'sift_ja4|sift on; return $sift_ja4;|t13d'
+)
+# name | hex file | SNI inside it
+all_payloads=(
+    'chromium|bench/payloads/chromium.hex|localhost'
+    'curl|bench/payloads/curl.hex|localhost'
+)
+
+wanted() { # wanted NAME LIST: LIST empty or NAME in the comma list
+    [ -z "$2" ] || [[ ",$2," == *",$1,"* ]]
+}
+
+conf_head() { # conf_head WITH_SIFT
+    echo "load_module $modules/ngx_stream_module.so;"
+    [ "$have_njs" -eq 0 ] || echo "load_module $modules/ngx_stream_js_module.so;"
+    [ "$1" -eq 0 ] || echo "load_module modules/ngx_stream_sift_module.so;"
+    cat << 'EOF'
+worker_processes 1;
+error_log logs/error.log warn;
+pid logs/nginx.pid;
+events { worker_connections 4096; }
+stream {
+EOF
+    [ "$have_njs" -eq 0 ] || printf '    js_import sni from sni.js;\n    js_set $njs_sni sni.server_name;\n'
+}
+
+cp bench/njs/sni.js "$prefix/conf/sni.js"
+
+say "checking each case with nginx -t"
+cases=()   # name|port|expect
+skipped=() # name|reason
+servers=
+port=$port_base
+for c in "${all_cases[@]}"; do
+    IFS='|' read -r name directives expect <<< "$c"
+    wanted "$name" "$only_cases" || continue
+    port=$((port + 1))
+    reason=
+    if [[ $name == sift_* ]] && [ "$have_sift" -eq 0 ]; then
+        reason="the sift module did not build"
+    elif [ "$name" = njs ] && [ "$have_njs" -eq 0 ]; then
+        reason="no ngx_stream_js_module.so"
+    else
+        server="    server { listen 127.0.0.1:$port; $directives }"
+        with_sift=0
+        [[ $name != sift_* ]] || with_sift=1
+        { conf_head "$with_sift"; echo "$server"; echo "}"; } > "$prefix/conf/check.conf"
+        if ! out=$("$nginx" -p "$prefix" -c conf/check.conf -t -q 2>&1); then
+            reason=$(echo "$out" | grep -m1 emerg | sed 's/^nginx: //; s/ in .*check.conf:[0-9]*//')
+            [ -n "$reason" ] || reason=$(echo "$out" | head -1)
+        fi
+    fi
+    if [ -n "$reason" ]; then
+        skipped+=("$name|$reason")
+        note "skip $name: $reason"
+    else
+        cases+=("$name|$port|$expect")
+        servers+="$server"$'\n'
+        note "ok   $name (127.0.0.1:$port)"
+    fi
+done
+if [ ${#cases[@]} -eq 0 ]; then
+    echo "bench: no case can run" >&2
+    exit 1
+fi
+
+{ conf_head "$have_sift"; printf '%s' "$servers"; echo "}"; } > "$prefix/conf/nginx.conf"
+rm -f "$prefix/conf/check.conf" "$prefix/logs/error.log"
+"$nginx" -p "$prefix" -c conf/nginx.conf -t -q
+"${pin_nginx[@]}" "$nginx" -p "$prefix" -c conf/nginx.conf
+for _ in $(seq 50); do
+    [ -s "$prefix/logs/nginx.pid" ] && break
+    sleep 0.1
+done
+master=$(cat "$prefix/logs/nginx.pid")
+worker=
+for _ in $(seq 50); do
+    worker=$(pgrep -P "$master" | head -1 || true)
+    [ -n "$worker" ] && break
+    sleep 0.1
+done
+[ -n "$worker" ] || { echo "bench: nginx started no worker" >&2; exit 1; }
+
+payloads=()
+for p in "${all_payloads[@]}"; do
+    IFS='|' read -r pname _ _ <<< "$p"
+    wanted "$pname" "$only_payloads" && payloads+=("$p")
+done
+
+# --- measurement helpers ------------------------------------------------------
+# CPU the whole machine is using right now (percent of all cores), over 0.5 s.
+background_busy() {
+    local a b
+    a=$(awk '$1 == "cpu" { b = $2 + $3 + $4 + $7 + $8 + $9; print b, b + $5 + $6 }' /proc/stat)
+    sleep 0.5
+    b=$(awk '$1 == "cpu" { b = $2 + $3 + $4 + $7 + $8 + $9; print b, b + $5 + $6 }' /proc/stat)
+    echo "$a $b" | awk '{ printf "%.0f", ($4 - $2 > 0) ? 100 * ($3 - $1) / ($4 - $2) : 0 }'
+}
+
+results=$prefix/results/runs.tsv
+printf 'round\tcase\tpayload\tcps\ttotal\terrors\tp50_us\tp99_us\tnginx_worker_cpu_pct\tnginx_us_per_conn\tloadgen_cpu_pct\tnginx_core_busy_pct\tloadgen_core_busy_pct\tbackground_pct\n' > "$results"
+
+say "$("$nginx" -v 2>&1 | sed 's/^nginx version: //'), 1 worker (pid $worker)$([ "$pin" -eq 1 ] && echo ", pinned to CPU $nginx_cpu; loadgen on CPU $loadgen_cpu" || echo ", not pinned")"
+note "kernel $(uname -r), $(nproc) CPUs; concurrency $concurrency, warm-up $warmup + $duration per run, $rounds round(s)"
+if [ "$(background_busy)" -gt 10 ]; then
+    note "WARNING: the machine is busy before the benchmark starts; top CPU users:"
+    ps -eo pcpu,pid,comm --sort=-pcpu | sed -n '2,4p' | sed 's/^/      /'
+fi
+
+run_case() { # run_case ROUND NAME PORT EXPECT PAYLOAD_NAME FILE
+    local round=$1 name=$2 port=$3 expect=$4 pname=$5 file=$6
+    local bg out line cps total errors p50 p99 lcpu ncpu ncore lcore us
+    bg=$(background_busy)
+    out=$("${pin_loadgen[@]}" "$loadgen" --addr "127.0.0.1:$port" --payload "$file" \
+        --concurrency "$concurrency" --duration "$duration" --warmup "$warmup" \
+        --expect "$expect" --name "$name/$pname" --server-pid "$worker" 2>&1 || true)
+    echo "$out" >> "$prefix/results/loadgen.log"
+    line=$(echo "$out" | grep '^RESULT' || true)
+    if [ -z "$line" ]; then
+        note "round $round $name/$pname: loadgen failed:"
+        echo "$out" | tail -5 | sed 's/^/      /'
+        printf '%s\t%s\t%s\t0\t0\t-1\t0\t0\t-\t-\t-\t-\t-\t%s\n' "$round" "$name" "$pname" "$bg" >> "$results"
+        return
+    fi
+    field() { echo "$line" | tr ' ' '\n' | sed -n "s/^$1=//p"; }
+    percent() { awk -v x="$1" 'BEGIN { if (x == "") print "-"; else printf "%.0f", 100 * x }'; }
+    cps=$(field cps) total=$(field total) errors=$(field errors)
+    p50=$(field p50_us) p99=$(field p99_us)
+    lcpu=$(percent "$(field cpu)") ncpu=$(percent "$(field server_cpu)")
+    ncore=$(percent "$(field "cpu${nginx_cpu}_busy")")
+    lcore=$(percent "$(field "cpu${loadgen_cpu}_busy")")
+    us=$(awk -v c="$(field server_cpu)" -v r="$cps" 'BEGIN { if (r > 0 && c != "") printf "%.1f", 1e6 * c / r; else print "-" }')
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$round" "$name" "$pname" \
+        "$cps" "$total" "$errors" "$p50" "$p99" "$ncpu" "$us" "$lcpu" "$ncore" "$lcore" "$bg" >> "$results"
+    printf '    round %s %-14s %-9s %9s conn/s  errors %-3s p99 %6s us | nginx worker %3s%% (%5s us/conn), CPU%s %3s%% | loadgen %3s%%, CPU%s %3s%%%s\n' \
+        "$round" "$name" "$pname" "$cps" "$errors" "$p99" "$ncpu" "$us" "$nginx_cpu" "$ncore" \
+        "$lcpu" "$loadgen_cpu" "$lcore" "$([ "$bg" -gt 5 ] && echo "  (machine ${bg}% busy before)")"
+    if [ "$errors" != 0 ]; then
+        echo "$out" | grep 'error sample' | head -3 | sed 's/^/      /'
+    fi
+}
+
+: > "$prefix/results/loadgen.log"
+for round in $(seq "$rounds"); do
+    say "round $round of $rounds"
+    # Alternate the order, so no case always runs first or last.
+    order=("${cases[@]}")
+    if [ $((round % 2)) -eq 0 ]; then
+        order=()
+        for ((i = ${#cases[@]} - 1; i >= 0; i--)); do order+=("${cases[$i]}"); done
+    fi
+    for p in "${payloads[@]}"; do
+        IFS='|' read -r pname pfile psni <<< "$p"
+        for c in "${order[@]}"; do
+            IFS='|' read -r name port expect <<< "$c"
+            run_case "$round" "$name" "$port" "${expect//@SNI@/$psni}" "$pname" "$pfile"
+        done
+    done
+done
+
+stop_nginx
+if [ -s "$prefix/logs/error.log" ]; then
+    say "nginx error.log (warn and above) is not empty: $prefix/logs/error.log"
+    tail -3 "$prefix/logs/error.log" | sed 's/^/    /'
+fi
+
+# --- report -------------------------------------------------------------------
+say "results (best of $rounds round(s) per case; ratio to ssl_preread with the same payload)"
+table=$prefix/results/table.md
+{
+    echo "| case | payload | conn/s (best) | all rounds | ratio to ssl_preread | errors | p99 ms | nginx worker CPU | loadgen CPU |"
+    echo "| --- | --- | ---: | --- | ---: | ---: | ---: | ---: | ---: |"
+    for p in "${payloads[@]}"; do
+        IFS='|' read -r pname _ _ <<< "$p"
+        for c in "${all_cases[@]}"; do
+            IFS='|' read -r name _ _ <<< "$c"
+            wanted "$name" "$only_cases" || continue
+            awk -F'\t' -v c="$name" -v p="$pname" '
+                NR == 1 { next }
+                $3 == p && $2 == "ssl_preread" && $4 > base { base = $4 }
+                $3 == p && $2 == c {
+                    n++; all = all (n > 1 ? " / " : "") sprintf("%.0f", $4); err += ($6 < 0 ? 0 : $6)
+                    if ($4 > best) { best = $4; p99 = $8; ncpu = $9; lcpu = $10 }
+                }
+                END {
+                    if (n == 0) exit
+                    ratio = base > 0 ? sprintf("%.3f", best / base) : "-"
+                    printf "| %s | %s | %.0f | %s | %s | %d | %.2f | %s%% | %s%% |\n", c, p, best, all, ratio, err, p99 / 1000, ncpu, lcpu
+                }' "$results"
+        done
+    done
+    for s in "${skipped[@]}"; do
+        IFS='|' read -r name reason <<< "$s"
+        echo "| $name | all | not run | | | | | | |"
+    done
+} > "$table"
+cat "$table"
+for s in "${skipped[@]}"; do
+    IFS='|' read -r name reason <<< "$s"
+    echo "  not run: $name: $reason"
+done
+
+say "targets"
+targets=('sift_sni|0.97' 'sift_ja4|0.95' 'sift_protocol|0.98')
+for t in "${targets[@]}"; do
+    IFS='|' read -r name want <<< "$t"
+    for p in "${payloads[@]}"; do
+        IFS='|' read -r pname _ _ <<< "$p"
+        awk -F'\t' -v c="$name" -v p="$pname" -v want="$want" '
+            NR == 1 { next }
+            $3 == p && $2 == "ssl_preread" && $4 > base { base = $4 }
+            $3 == p && $2 == c && $4 > best { best = $4 }
+            END {
+                if (best == 0 || base == 0) { printf "  SKIP  %-14s %-9s >= %.2f x ssl_preread: not run\n", c, p, want; exit }
+                r = best / base
+                printf "  %-5s %-14s %-9s >= %.2f x ssl_preread: %.3f (%.0f vs %.0f conn/s)\n", (r >= want ? "PASS" : "FAIL"), c, p, want, r, best, base
+            }' "$results"
+    done
+done
+note "raw runs: $results; loadgen output: $prefix/results/loadgen.log"
+
+if [ "$micro" -eq 1 ]; then
+    say "microbenchmark: cargo bench -p sift-core --bench clienthello"
+    if ! cargo bench -p sift-core --bench clienthello; then
+        note "the microbenchmark did not run (it may not exist yet)"
+    fi
+fi
+exit 0

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Builds ngx_stream_sift_module.so against the nginx in NGINX_BUILD_DIR
+# (Debian's, by default) and copies it to DEST under its installed name.
+#
+#   scripts/build-module.sh release    [DEST]   # what ships
+#   scripts/build-module.sh test-hooks [DEST]   # + test-only panic triggers
+set -euo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+flavour=${1:-release}
+dest=${2:-$top/target/modules/$flavour}
+
+if [ -z "${NGINX_BUILD_DIR:-}" ] && [ -z "${NGINX_SOURCE_DIR:-}" ]; then
+    NGINX_BUILD_DIR=$(scripts/configure-debian-nginx.sh)
+    export NGINX_BUILD_DIR
+fi
+
+case "$flavour" in
+    release)    features=();                        target_dir=$top/target ;;
+    test-hooks) features=(--features test-hooks);   target_dir=$top/target/test-hooks ;;
+    *) echo "build-module: unknown flavour $flavour" >&2; exit 2 ;;
+esac
+
+cargo build --release --lib "${features[@]}" --target-dir "$target_dir"
+mkdir -p "$dest"
+install -m 0644 "$target_dir/release/libngx_stream_sift_module.so" "$dest/ngx_stream_sift_module.so"
+echo "build-module: $dest/ngx_stream_sift_module.so"

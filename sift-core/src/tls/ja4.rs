@@ -1,0 +1,268 @@
+//! JA4 (FoxIO, `technical_details/JA4.md`): `a_b_c` where
+//!
+//! * `a` = `t` (TLS over TCP, the only transport sift sees), two version
+//!   characters, `d`/`i` for server_name present/absent, two-digit cipher
+//!   and extension counts, and two ALPN characters;
+//! * `b` = the cipher suites as 4-digit hex, comma-joined;
+//! * `c` = the extension types as 4-digit hex, comma-joined, then `_` and
+//!   the signature algorithms the same way (the `_` part only if there are
+//!   any).
+//!
+//! GREASE values are left out everywhere. `ja4` sorts `b` and `c`'s
+//! extensions and drops server_name and ALPN from `c` (they are in `a`);
+//! the `_o` forms keep wire order and keep those two. The hashed forms
+//! replace `b` and `c` by the first 12 hex digits of their SHA-256, or by
+//! `000000000000` when the list is empty; the `_r` forms print them raw.
+
+use core::fmt::{self, Write};
+
+use sha2::{Digest, Sha256};
+
+use super::hello::{ClientHello, MAX_CIPHER_SUITES, MAX_EXTENSIONS};
+use super::text::{
+    hex_digit, hex_prefix, write_decimal, write_hex4, write_joined, DigestWriter, Fingerprint,
+    FixedWriter,
+};
+use super::values::{extension, is_grease, version};
+
+/// A hashed JA4 (`ja4` or `ja4_o`): always 36 ASCII characters.
+pub type Ja4 = Fingerprint<36>;
+
+/// The `a` section, e.g. `t13d1516h2`.
+pub type Ja4Prefix = Fingerprint<10>;
+
+const HASH_LEN: usize = 12;
+/// Counts are printed with two digits; larger ones print as 99.
+const MAX_COUNT: usize = 99;
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Order {
+    /// Lists sorted; server_name and ALPN left out of the extensions.
+    Sorted,
+    /// Wire order, every non-GREASE extension included.
+    Original,
+}
+
+/// `ja4`: sorted lists, hashed.
+pub fn ja4(hello: &ClientHello<'_>) -> Ja4 {
+    hashed(hello, Order::Sorted)
+}
+
+/// `ja4_o`: wire-order lists (server_name and ALPN included), hashed.
+pub fn ja4_o(hello: &ClientHello<'_>) -> Ja4 {
+    hashed(hello, Order::Original)
+}
+
+/// Appends `ja4_r`, the sorted lists in clear, to `out`.
+pub fn write_ja4_r<W: Write + ?Sized>(hello: &ClientHello<'_>, out: &mut W) -> fmt::Result {
+    write_raw(hello, Order::Sorted, out)
+}
+
+/// Appends `ja4_ro`, the wire-order lists in clear, to `out`.
+pub fn write_ja4_ro<W: Write + ?Sized>(hello: &ClientHello<'_>, out: &mut W) -> fmt::Result {
+    write_raw(hello, Order::Original, out)
+}
+
+/// The `a` section shared by all four forms.
+pub fn ja4_prefix(hello: &ClientHello<'_>) -> Ja4Prefix {
+    let mut out = FixedWriter::new();
+    match write_prefix(hello, &mut out) {
+        Ok(()) => out.finish().unwrap_or(Fingerprint::ZEROS),
+        Err(fmt::Error) => Fingerprint::ZEROS,
+    }
+}
+
+fn write_prefix(hello: &ClientHello<'_>, out: &mut FixedWriter<10>) -> fmt::Result {
+    out.push_ascii(b"t")?;
+    out.push_ascii(version_code(hello.highest_version()))?;
+    out.push_ascii(if hello.has_server_name() { b"d" } else { b"i" })?;
+    write_count(out, ciphers(hello).count())?;
+    write_count(out, extension_types(hello).count())?;
+    out.push_ascii(&alpn_code(hello))
+}
+
+fn hashed(hello: &ClientHello<'_>, order: Order) -> Ja4 {
+    let cipher_hash = if ciphers(hello).next().is_some() {
+        hash12(|digest| write_ciphers(hello, order, digest))
+    } else {
+        Fingerprint::ZEROS
+    };
+    let extension_hash = if has_listed_extensions(hello, order) {
+        hash12(|digest| write_extensions_and_signatures(hello, order, digest))
+    } else {
+        Fingerprint::ZEROS
+    };
+    let mut out = FixedWriter::new();
+    let written = write!(
+        out,
+        "{}_{}_{}",
+        ja4_prefix(hello),
+        cipher_hash,
+        extension_hash
+    );
+    match written {
+        Ok(()) => out.finish().unwrap_or(Fingerprint::ZEROS),
+        Err(fmt::Error) => Fingerprint::ZEROS,
+    }
+}
+
+fn write_raw<W: Write + ?Sized>(hello: &ClientHello<'_>, order: Order, out: &mut W) -> fmt::Result {
+    out.write_str(ja4_prefix(hello).as_str())?;
+    out.write_char('_')?;
+    write_ciphers(hello, order, out)?;
+    out.write_char('_')?;
+    write_extensions_and_signatures(hello, order, out)
+}
+
+/// SHA-256 of what `write` produces, first 12 hex digits.
+fn hash12(write: impl FnOnce(&mut DigestWriter<Sha256>) -> fmt::Result) -> Fingerprint<HASH_LEN> {
+    let mut digest = DigestWriter(Sha256::new());
+    // Writing into a digest cannot fail.
+    let _ = write(&mut digest);
+    hex_prefix(&digest.0.finalize()).unwrap_or(Fingerprint::ZEROS)
+}
+
+fn write_ciphers<W: Write + ?Sized>(
+    hello: &ClientHello<'_>,
+    order: Order,
+    out: &mut W,
+) -> fmt::Result {
+    match order {
+        Order::Original => write_hex_list(out, ciphers(hello)),
+        Order::Sorted => {
+            let sorted = SortedValues::<MAX_CIPHER_SUITES>::collect(ciphers(hello));
+            write_hex_list(out, sorted.as_slice().iter().copied())
+        }
+    }
+}
+
+/// The `c` section: extension list, then `_` and signature algorithms when
+/// the hello has any.
+fn write_extensions_and_signatures<W: Write + ?Sized>(
+    hello: &ClientHello<'_>,
+    order: Order,
+    out: &mut W,
+) -> fmt::Result {
+    match order {
+        Order::Original => write_hex_list(out, extension_types(hello))?,
+        Order::Sorted => {
+            let sorted = SortedValues::<MAX_EXTENSIONS>::collect(sorted_extension_types(hello));
+            write_hex_list(out, sorted.as_slice().iter().copied())?;
+        }
+    }
+    if signature_algorithms(hello).next().is_some() {
+        out.write_char('_')?;
+        write_hex_list(out, signature_algorithms(hello))?;
+    }
+    Ok(())
+}
+
+fn has_listed_extensions(hello: &ClientHello<'_>, order: Order) -> bool {
+    match order {
+        Order::Original => extension_types(hello).next().is_some(),
+        Order::Sorted => sorted_extension_types(hello).next().is_some(),
+    }
+}
+
+fn ciphers<'a>(hello: &ClientHello<'a>) -> impl Iterator<Item = u16> + 'a {
+    hello.cipher_suites().filter(|&suite| !is_grease(suite))
+}
+
+fn extension_types<'a>(hello: &ClientHello<'a>) -> impl Iterator<Item = u16> + 'a {
+    hello
+        .extensions()
+        .map(|(extension_type, _)| extension_type)
+        .filter(|&extension_type| !is_grease(extension_type))
+}
+
+/// The extensions that go into the sorted `c`: server_name and ALPN are
+/// already summarised in `a`.
+fn sorted_extension_types<'a>(hello: &ClientHello<'a>) -> impl Iterator<Item = u16> + 'a {
+    extension_types(hello).filter(|&extension_type| {
+        extension_type != extension::SERVER_NAME && extension_type != extension::ALPN
+    })
+}
+
+fn signature_algorithms<'a>(hello: &ClientHello<'a>) -> impl Iterator<Item = u16> + 'a {
+    hello
+        .signature_algorithms()
+        .into_iter()
+        .flatten()
+        .filter(|&scheme| !is_grease(scheme))
+}
+
+fn write_hex_list<W: Write + ?Sized>(
+    out: &mut W,
+    values: impl Iterator<Item = u16>,
+) -> fmt::Result {
+    write_joined(out, values, ',', write_hex4)
+}
+
+fn write_count(out: &mut FixedWriter<10>, count: usize) -> fmt::Result {
+    let capped = u16::try_from(count.min(MAX_COUNT)).unwrap_or(99);
+    if capped < 10 {
+        out.push_ascii(b"0")?;
+    }
+    write_decimal(out, capped)
+}
+
+fn version_code(highest: u16) -> &'static [u8] {
+    match highest {
+        version::TLS_1_3 => b"13",
+        version::TLS_1_2 => b"12",
+        version::TLS_1_1 => b"11",
+        version::TLS_1_0 => b"10",
+        version::SSL_3_0 => b"s3",
+        version::SSL_2_0 => b"s2",
+        version::DTLS_1_0 => b"d1",
+        version::DTLS_1_2 => b"d2",
+        version::DTLS_1_3 => b"d3",
+        _ => b"00",
+    }
+}
+
+/// First and last character of the first ALPN protocol; `00` if there is
+/// none or it is empty. When either end is not an ASCII letter or digit,
+/// the first and last characters of the protocol's hex form instead, as the
+/// specification text says. (FoxIO's own tools print `99` there; see
+/// `testdata/tls/README.md`.)
+fn alpn_code(hello: &ClientHello<'_>) -> [u8; 2] {
+    let Some(protocol) = hello.alpn_protocols().next() else {
+        return *b"00";
+    };
+    let (Some(&first), Some(&last)) = (protocol.first(), protocol.last()) else {
+        return *b"00";
+    };
+    if first.is_ascii_alphanumeric() && last.is_ascii_alphanumeric() {
+        [first, last]
+    } else {
+        [hex_digit(first >> 4), hex_digit(last)]
+    }
+}
+
+/// Up to `N` values, sorted, on the stack. `N` matches the parse-time caps,
+/// so no value of a parsed hello is ever dropped.
+struct SortedValues<const N: usize> {
+    values: [u16; N],
+    len: usize,
+}
+
+impl<const N: usize> SortedValues<N> {
+    fn collect(source: impl Iterator<Item = u16>) -> Self {
+        let mut values = [0u16; N];
+        let mut len = 0;
+        for (slot, value) in values.iter_mut().zip(source) {
+            *slot = value;
+            len += 1;
+        }
+        let mut sorted = Self { values, len };
+        if let Some(filled) = sorted.values.get_mut(..len) {
+            filled.sort_unstable();
+        }
+        sorted
+    }
+
+    fn as_slice(&self) -> &[u16] {
+        self.values.get(..self.len).unwrap_or_default()
+    }
+}

@@ -1,0 +1,107 @@
+# A panic in Rust ends that one session, is logged at alert, and the worker
+# keeps serving. Needs the module built with the test-hooks feature (the
+# suite's build); release builds do not know these triggers (see 011).
+use lib 't/lib';
+use Test::Nginx::Socket::Lua::Stream;
+
+our $StreamPort = $ENV{TEST_NGINX_STREAM_PORT} // ($Test::Nginx::Util::ServerPort + 1);
+
+plan skip_all => 'module built without test-hooks (set SIFT_TEST_HOOKS=1)'
+    unless $ENV{SIFT_TEST_HOOKS};
+
+repeat_each(1);
+plan tests => blocks() * 5;
+no_long_string();
+run_tests();
+
+__DATA__
+
+=== TEST 1: a panicking preread handler ends its session; the next session is served
+--- stream_server_config
+    sift on;
+    sift_test_panic on;
+    return "never sent";
+--- stream_server_config2
+    sift on;
+    return "[$sift_protocol]";
+--- http_config
+    init_by_lua_block {
+        -- The session ends with FIN or RST, depending on unread bytes.
+        function Closed(data, err)
+            if (data == '' or data == nil) and (err == nil or err == 'closed'
+                                                 or err == 'connection reset by peer') then
+                return 'closed without an answer'
+            end
+            return 'answered [' .. tostring(data) .. '] err=' .. tostring(err)
+        end
+    }
+--- config eval
+"location = /panic {
+    content_by_lua_block {
+        local sock = ngx.socket.tcp()
+        assert(sock:connect('127.0.0.1', $::StreamPort))
+        assert(sock:send('GET / HTTP/1.1\\r\\n\\r\\n'))
+        local data, err = sock:receive('*a')
+        ngx.say('panicking server: ', Closed(data, err))
+        for i = 1, 3 do
+            sock = ngx.socket.tcp()
+            assert(sock:connect('127.0.0.1', $::StreamPort + 1))
+            assert(sock:send('SSH-2.0-x\\r\\n'))
+            ngx.say('healthy server: ', assert(sock:receive('*a')))
+        end
+    }
+}"
+--- request
+GET /panic
+--- response_body
+panicking server: closed without an answer
+healthy server: [ssh]
+healthy server: [ssh]
+healthy server: [ssh]
+--- error_log eval
+qr/\[alert\] .*sift: panic in sift preread handler at src\/sift\/preread\.rs:\d+: sift_test_panic is on/
+--- no_error_log
+exited on signal
+[emerg]
+
+
+
+=== TEST 2: a panicking variable getter fails that session only
+--- stream_server_config
+    return "value: $sift_test_panic";
+--- stream_server_config2
+    sift on;
+    return "[$sift_protocol]";
+--- http_config
+    init_by_lua_block {
+        function Closed(data, err)
+            if (data == '' or data == nil) and (err == nil or err == 'closed'
+                                                 or err == 'connection reset by peer') then
+                return 'closed without an answer'
+            end
+            return 'answered [' .. tostring(data) .. '] err=' .. tostring(err)
+        end
+    }
+--- config eval
+"location = /panicvar {
+    content_by_lua_block {
+        local sock = ngx.socket.tcp()
+        assert(sock:connect('127.0.0.1', $::StreamPort))
+        local data, err = sock:receive('*a')
+        ngx.say('panicking variable: ', Closed(data, err))
+        sock = ngx.socket.tcp()
+        assert(sock:connect('127.0.0.1', $::StreamPort + 1))
+        assert(sock:send('GET / HTTP/1.0\\r\\n\\r\\n'))
+        ngx.say('healthy server: ', assert(sock:receive('*a')))
+    }
+}"
+--- request
+GET /panicvar
+--- response_body
+panicking variable: closed without an answer
+healthy server: [http]
+--- error_log eval
+qr/\[alert\] .*sift: panic in sift_test_panic at src\/sift\/test_hooks\.rs:\d+: \$sift_test_panic evaluated/
+--- no_error_log
+exited on signal
+[emerg]

@@ -294,8 +294,8 @@ fi
 say "results (best of $rounds round(s) per case; ratio to ssl_preread with the same payload)"
 table=$prefix/results/table.md
 {
-    echo "| case | payload | conn/s (best) | all rounds | ratio to ssl_preread | errors | p99 ms | nginx worker CPU | loadgen CPU |"
-    echo "| --- | --- | ---: | --- | ---: | ---: | ---: | ---: | ---: |"
+    echo "| case | payload | conn/s (best) | rounds | vs ssl_preread | errors | p99 ms | nginx worker us/conn | worker CPU | nginx CPU busy | loadgen CPU busy |"
+    echo "| --- | --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
     for p in "${payloads[@]}"; do
         IFS='|' read -r pname _ _ <<< "$p"
         for c in "${all_cases[@]}"; do
@@ -305,19 +305,20 @@ table=$prefix/results/table.md
                 NR == 1 { next }
                 $3 == p && $2 == "ssl_preread" && $4 > base { base = $4 }
                 $3 == p && $2 == c {
-                    n++; all = all (n > 1 ? " / " : "") sprintf("%.0f", $4); err += ($6 < 0 ? 0 : $6)
-                    if ($4 > best) { best = $4; p99 = $8; ncpu = $9; lcpu = $10 }
+                    n++; all = all (n > 1 ? ", " : "") sprintf("%.0f", $4); err += ($6 < 0 ? 0 : $6)
+                    if ($4 > best) { best = $4; p99 = $8; wcpu = $9; us = $10; ncore = $12; lcore = $13 }
                 }
                 END {
                     if (n == 0) exit
                     ratio = base > 0 ? sprintf("%.3f", best / base) : "-"
-                    printf "| %s | %s | %.0f | %s | %s | %d | %.2f | %s%% | %s%% |\n", c, p, best, all, ratio, err, p99 / 1000, ncpu, lcpu
+                    printf "| %s | %s | %.0f | %s | %s | %d | %.2f | %s | %s%% | %s%% | %s%% |\n",
+                        c, p, best, all, ratio, err, p99 / 1000, us, wcpu, ncore, lcore
                 }' "$results"
         done
     done
     for s in "${skipped[@]}"; do
         IFS='|' read -r name reason <<< "$s"
-        echo "| $name | all | not run | | | | | | |"
+        echo "| $name | all | not run | | | | | | | | |"
     done
 } > "$table"
 cat "$table"

@@ -13,28 +13,20 @@ cp -a "$src/." "$dest/"
 cd "$dest"
 # shellcheck disable=SC1091
 . ./conf_flags
-./configure "${NGX_CONF_FLAGS[@]}" --with-stream=dynamic --with-stream_ssl_module \
+# Stream is configured in (as for the cargo build): nginx-dev ships headers
+# only, so `make modules` could not build a dynamic ngx_stream_module.so
+# here; sift is then the only dynamic module. The result still loads after
+# Debian's own ngx_stream_module.so (the signature is the same).
+./configure "${NGX_CONF_FLAGS[@]}" --with-stream --with-stream_ssl_module \
     --with-stream_ssl_preread_module --with-stream_realip_module \
     --add-dynamic-module="$top" > configure.log 2>&1 || { tail -n 20 configure.log >&2; exit 1; }
-make -j"$(nproc)" modules > make.log 2>&1 || { tail -n 40 make.log >&2; exit 1; }
+# Debian's nginx-dev ships no top-level Makefile template (auto/install),
+# so call the generated one directly, as the top-level Makefile would.
+make -j"$(nproc)" -f objs/Makefile modules > make.log 2>&1 || { tail -n 40 make.log >&2; exit 1; }
 module=$dest/objs/ngx_stream_sift_module.so
 [ -f "$module" ] || { echo "build-config-path: make modules produced no $module" >&2; exit 1; }
 
-prefix=$dest/smoke
-mkdir -p "$prefix/logs"
-cat > "$prefix/nginx.conf" <<CONF
-load_module /usr/lib/nginx/modules/ngx_stream_module.so;
-load_module $module;
-error_log $prefix/logs/error.log;
-pid $prefix/nginx.pid;
-events {}
-stream {
-    server {
-        listen 127.0.0.1:1;  # nginx -t binds nothing
-        sift on;
-        return \$sift_protocol;
-    }
-}
-CONF
-/usr/sbin/nginx -t -p "$prefix" -c "$prefix/nginx.conf"
-echo "build-config-path: ok ($module loads into $(/usr/sbin/nginx -v 2>&1))"
+# shellcheck source=lib/smoke.sh
+. "$top/scripts/lib/smoke.sh"
+smoke_module /usr/sbin/nginx "$dest/smoke" \
+    "load_module /usr/lib/nginx/modules/ngx_stream_module.so; load_module $module;"

@@ -12,17 +12,17 @@ cd "$top"
 mode=${1:-run}
 
 [ "$(id -u)" -ne 0 ] || scripts/install-deps.sh
-scripts/build-module.sh release "$top/target/modules/release" > /dev/null
+scripts/build-module.sh release "$top/target/modules/release" > /dev/null 2>&1
 
 prefix=$top/target/demo
-mkdir -p "$prefix"/{conf,modules,logs,certs,tmp,ssh}
+mkdir -p "$prefix"/{conf/certs,modules,logs,tmp,ssh}
 install -m 0644 target/modules/release/ngx_stream_sift_module.so "$prefix/modules/"
 install -m 0644 nginx-conf/demo.conf "$prefix/conf/nginx.conf"
 
-if [ ! -f "$prefix/certs/demo.crt" ]; then
+if [ ! -f "$prefix/conf/certs/demo.crt" ]; then
     openssl req -x509 -newkey rsa:2048 -nodes -days 30 -subj "/CN=sift.demo" \
         -addext "subjectAltName=DNS:sift.demo,DNS:localhost,IP:127.0.0.1" \
-        -keyout "$prefix/certs/demo.key" -out "$prefix/certs/demo.crt" 2> /dev/null
+        -keyout "$prefix/conf/certs/demo.key" -out "$prefix/conf/certs/demo.crt" 2> /dev/null
 fi
 
 # A throwaway sshd on 127.0.0.1:2222: real key exchange, no logins accepted.
@@ -47,6 +47,7 @@ cleanup() {
 trap cleanup EXIT
 cleanup
 sleep 0.2
+rm -f "$prefix"/logs/*.log
 
 mkdir -p /run/sshd
 sshd=$(command -v sshd || echo /usr/sbin/sshd)
@@ -61,7 +62,8 @@ cat <<TRY
 sift demo is running: every protocol below goes to ONE port, 127.0.0.1:8443.
 
   curl http://127.0.0.1:8443/hello                      # -> plain HTTP backend
-  curl -k https://127.0.0.1:8443/                       # -> HTTPS backend (TLS not terminated by sift)
+  curl -k --resolve sift.demo:8443:127.0.0.1 https://sift.demo:8443/
+                                                        # -> HTTPS backend (TLS not terminated by sift)
   openssl s_client -connect 127.0.0.1:8443 -servername sift.demo </dev/null
   ssh -p 8443 -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null demo@127.0.0.1
                                                         # -> the demo sshd (key exchange, then denied)
@@ -74,7 +76,7 @@ TRY
 if [ "$mode" = --check ]; then
     echo; echo "--- trying them ---"
     curl -sS http://127.0.0.1:8443/hello
-    curl -sSk https://127.0.0.1:8443/
+    curl -sSk --resolve sift.demo:8443:127.0.0.1 https://sift.demo:8443/
     openssl s_client -connect 127.0.0.1:8443 -servername sift.demo < /dev/null 2>/dev/null \
         | grep -E '^(subject|Protocol|    Protocol)' | head -2 || true
     ssh -p 8443 -o BatchMode=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null \

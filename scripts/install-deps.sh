@@ -11,7 +11,7 @@ set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 
 build_pkgs=(build-essential pkg-config libclang-dev clang libpcre2-dev libssl-dev zlib1g-dev
-            nginx-dev)
+            nginx-dev debhelper dpkg-dev fakeroot lintian)
 runtime_pkgs=(nginx-light libnginx-mod-stream libnginx-mod-http-lua libnginx-mod-http-ndk
               libnginx-mod-stream-js)
 client_pkgs=(openssl curl openssh-client openssh-server netcat-openbsd python3)

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs every test sift has, installing what it needs first:
-#   formatting, clippy, unit tests (sift-core and the module), a release
-#   build, the module built with test hooks, and the Test::Nginx suite in t/
-#   against Debian's /usr/sbin/nginx.
+#   formatting, clippy, unit tests (sift-core), a release build and a build
+#   with test hooks, the Test::Nginx suite in t/ against Debian's
+#   /usr/sbin/nginx, then the two other build paths (nginx's `config` with
+#   `make modules`, and `--features vendored`), each loaded and smoke-tested.
 #
 #   scripts/test.sh            # everything
 #   scripts/test.sh t/001-protocol.t   # only these Test::Nginx files (after a full run)
@@ -36,11 +37,14 @@ scripts/build-module.sh release "$top/target/modules/release"
 scripts/build-module.sh test-hooks "$top/target/modules/test-hooks"
 
 step "prove -r t/ against $(/usr/sbin/nginx -v 2>&1)"
-export TEST_NGINX_BINARY=/usr/sbin/nginx
-export TEST_NGINX_LOAD_MODULES="/usr/lib/nginx/modules/ndk_http_module.so \
-/usr/lib/nginx/modules/ngx_http_lua_module.so \
-/usr/lib/nginx/modules/ngx_stream_module.so \
-$top/target/modules/test-hooks/ngx_stream_sift_module.so"
-export SIFT_TEST_HOOKS=1
-export SIFT_RELEASE_MODULE=$top/target/modules/release/ngx_stream_sift_module.so
-prove -r "${@:-t/}"
+scripts/prove.sh "$@"
+
+if [ $# -eq 0 ]; then
+    step "build path: ./configure --add-dynamic-module + make modules"
+    scripts/build-config-path.sh
+
+    step "build path: cargo build --features vendored (nginx 1.28)"
+    scripts/build-vendored.sh
+fi
+echo
+echo "scripts/test.sh: all passed"

@@ -207,3 +207,21 @@ bad.curveballtest.com=bad.curveballtest.com TLSv1.3=TLSv1.3 h2,http/1.1=h2,http/
 --- no_error_log
 [error]
 [alert]
+
+
+
+=== TEST 11: a hello without ALPN (openssl s_client): $sift_tls_alpn has no value and logs as "-"
+--- stream_config
+    log_format no_alpn 'sift-alpn alpn=$sift_tls_alpn sni=$sift_tls_sni status=$sift_tls_status';
+--- stream_server_config
+    sift on;
+    access_log logs/error.log no_alpn;
+    return "[$sift_tls_alpn]";
+--- stream_request eval
+SiftTest::hello('openssl')
+--- stream_response chomp
+[]
+--- error_log
+sift-alpn alpn=- sni=sift.demo status=ok
+--- no_error_log
+[alert]

@@ -81,7 +81,11 @@ fn check_formats(hello: &ClientHello<'_>, summary: &Summary) {
     assert!(summary.ja3_string.starts_with(&format!("{version},")));
     let _ = version_name(summary.highest_version);
     // Every accessor is total on a parsed hello.
-    let _ = (hello.random(), hello.session_id(), hello.compression_methods());
+    let _ = (
+        hello.random(),
+        hello.session_id(),
+        hello.compression_methods(),
+    );
     let _ = hello.cipher_suites().count() + hello.extensions().count();
     let _ = hello.supported_versions().map(Iterator::count);
     let _ = hello.signature_algorithms().map(Iterator::count);
@@ -93,14 +97,17 @@ fn check_formats(hello: &ClientHello<'_>, summary: &Summary) {
 /// long ones (each re-parse walks the whole prefix).
 fn prefix_lengths(len: usize) -> impl Iterator<Item = usize> {
     let step = if len <= 512 { 1 } else { len / 64 };
-    (0..len).step_by(step.max(1)).chain(len.saturating_sub(8)..len)
+    (0..len)
+        .step_by(step.max(1))
+        .chain(len.saturating_sub(8)..len)
 }
 
 /// Takes the handshake message out of a single-record hello and frames it
 /// again in records of `piece` bytes (1..=256), the last taking the rest.
 fn reframe(wire: &[u8], piece: usize) -> Option<Vec<u8>> {
     let header = wire.get(..9)?;
-    let message_len = 4 + (usize::from(header[6]) << 16 | usize::from(header[7]) << 8 | usize::from(header[8]));
+    let message_len =
+        4 + (usize::from(header[6]) << 16 | usize::from(header[7]) << 8 | usize::from(header[8]));
     let message = wire.get(5..5 + message_len)?;
     let mut out = Vec::with_capacity(message.len() + 5 * (message.len() / piece + 1));
     for fragment in message.chunks(piece) {
@@ -137,7 +144,10 @@ fuzz_target!(|data: &[u8]| {
 
     // More capacity never changes a parsed hello.
     let mut larger = vec![0u8; scratch_len + 1 + usize::from(split)];
-    assert_eq!(parse_client_hello(wire, &mut larger), HelloOutcome::Hello(hello));
+    assert_eq!(
+        parse_client_hello(wire, &mut larger),
+        HelloOutcome::Hello(hello)
+    );
 
     // Same message, other records: same fingerprints.
     if hello.record_count() == 1 {

@@ -12,15 +12,18 @@ use core::mem::offset_of;
 use core::ptr;
 
 use nginx_sys::{
-    ngx_command_t, ngx_conf_set_flag_slot, ngx_conf_t, ngx_int_t, ngx_module_t,
-    ngx_stream_module_t, ngx_uint_t, NGX_CONF_FLAG, NGX_ERROR, NGX_LOG_EMERG, NGX_OK,
-    NGX_STREAM_MAIN_CONF, NGX_STREAM_MODULE, NGX_STREAM_SRV_CONF, NGX_STREAM_SRV_CONF_OFFSET,
+    ngx_command_t, ngx_conf_set_flag_slot, ngx_conf_set_msec_slot, ngx_conf_t, ngx_int_t,
+    ngx_module_t, ngx_stream_module_t, ngx_uint_t, NGX_CONF_FLAG, NGX_CONF_TAKE1, NGX_ERROR,
+    NGX_LOG_EMERG, NGX_OK, NGX_STREAM_MAIN_CONF, NGX_STREAM_MODULE, NGX_STREAM_SRV_CONF,
+    NGX_STREAM_SRV_CONF_OFFSET,
 };
-use sift_core::protocol::Protocol;
+use sift_core::protocol::Classification;
 
 use crate::stream::guard::{contain, install_panic_hook};
 use crate::stream::log::{conf_log, conf_log_handle};
 use crate::stream::module::{create_srv_conf, merge_srv_conf};
+use crate::stream::session::SessionBytes;
+use crate::stream::timer::SessionTimer;
 use crate::stream::{phase, variable, SessionCtxModule, SrvConfModule, StreamModule};
 
 pub use conf::SiftSrvConf;
@@ -44,13 +47,23 @@ impl SessionCtxModule for Sift {
 }
 
 /// Per-session inspection state, in the connection's pool. Holds no heap
-/// memory (so the pool needs no cleanup for it).
-#[derive(Debug, Default)]
+/// memory; its one pool cleanup deletes the `sift_timeout` timer.
+#[derive(Default)]
 pub struct SiftCtx {
-    /// None until the preread handler has decided.
-    pub protocol: Option<Protocol>,
+    /// None until decided (by the bytes, or by `sift_timeout`).
+    pub classification: Option<Classification>,
     /// Set when the protocol is TLS.
     pub tls: Option<tls::TlsInspection>,
+    /// The client's bytes when the decision was made, for the detail
+    /// variables (`$sift_http_host`, `$sift_ssh_banner`, ...).
+    pub first_bytes: SessionBytes,
+    /// The bytes seen by the last undecided call, for `sift_timeout`.
+    pub pending: SessionBytes,
+    /// `$sift_http_host`, lowercased once on first use.
+    pub http_host: core::cell::Cell<Option<SessionBytes>>,
+    /// Fires `sift_timeout` after the session's first preread call.
+    pub timer: SessionTimer<preread::SilenceTimer>,
+    pub timer_started: bool,
 }
 
 const SRV_DIRECTIVE: ngx_uint_t = (NGX_STREAM_MAIN_CONF | NGX_STREAM_SRV_CONF) as ngx_uint_t;
@@ -65,9 +78,9 @@ const fn name(text: &'static core::ffi::CStr) -> nginx_sys::ngx_str_t {
 }
 
 #[cfg(not(feature = "test-hooks"))]
-const COMMAND_COUNT: usize = 2;
-#[cfg(feature = "test-hooks")]
 const COMMAND_COUNT: usize = 3;
+#[cfg(feature = "test-hooks")]
+const COMMAND_COUNT: usize = 4;
 
 static mut COMMANDS: [ngx_command_t; COMMAND_COUNT] = [
     // sift on | off;  (stream, server; default off)
@@ -77,6 +90,15 @@ static mut COMMANDS: [ngx_command_t; COMMAND_COUNT] = [
         set: Some(ngx_conf_set_flag_slot),
         conf: NGX_STREAM_SRV_CONF_OFFSET,
         offset: offset_of!(SiftSrvConf, enabled),
+        post: ptr::null_mut(),
+    },
+    // sift_timeout <time>;  (stream, server; default 5s)
+    ngx_command_t {
+        name: name(c"sift_timeout"),
+        type_: SRV_DIRECTIVE | NGX_CONF_TAKE1 as ngx_uint_t,
+        set: Some(ngx_conf_set_msec_slot),
+        conf: NGX_STREAM_SRV_CONF_OFFSET,
+        offset: offset_of!(SiftSrvConf, timeout),
         post: ptr::null_mut(),
     },
     #[cfg(feature = "test-hooks")]

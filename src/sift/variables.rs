@@ -3,6 +3,8 @@
 
 use nginx_sys::NGX_STREAM_VAR_NOCACHEABLE;
 
+use sift_core::protocol::{self, Classification, Protocol};
+
 use super::tls::{Derived, KeptHello, TlsInspection};
 use super::Sift;
 use crate::stream::variable::{Getter, VariableSpec};
@@ -21,6 +23,25 @@ const fn late(name: &'static str, get: Getter) -> VariableSpec {
 impl VariableSet for SiftVariables {
     const VARIABLES: &'static [VariableSpec] = &[
         late("sift_protocol", protocol),
+        late("sift_http_method", |s| http_detail(s, HttpDetail::Method)),
+        late("sift_http_uri", |s| http_detail(s, HttpDetail::Uri)),
+        late("sift_http_host", http_host),
+        late("sift_ssh_banner", |s| {
+            detail(s, Protocol::Ssh, protocol::ssh_banner)
+        }),
+        late("sift_postgres_user", |s| {
+            detail(s, Protocol::Postgres, |b| {
+                protocol::postgres_startup(b)?.user
+            })
+        }),
+        late("sift_postgres_database", |s| {
+            detail(s, Protocol::Postgres, |b| {
+                protocol::postgres_startup(b)?.database
+            })
+        }),
+        late("sift_mqtt_client_id", |s| {
+            detail(s, Protocol::Mqtt, protocol::mqtt_client_id)
+        }),
         late("sift_tls_sni", tls_sni),
         late("sift_tls_alpn", |s| derived(s, Derived::Alpn)),
         late("sift_tls_version", tls_version),
@@ -41,11 +62,76 @@ fn found(value: Option<&[u8]>) -> VariableValue<'_> {
     value.map_or(VariableValue::NotFound, VariableValue::Bytes)
 }
 
-/// `$sift_protocol`: `tls`, `http`, `ssh`, ..., `unknown`; empty when sift
-/// is off or has not decided.
+/// `$sift_protocol`: `tls`, `http`, `ssh`, ..., `unknown`, `timeout`,
+/// `closed`; empty when sift is off.
 fn protocol<'s>(session: &mut Session<'s>) -> Lookup<'s> {
-    let protocol = session.ctx::<Sift>().and_then(|ctx| ctx.protocol);
-    Ok(found(protocol.map(|p| p.as_str().as_bytes())))
+    let Some(ctx) = session.ctx::<Sift>() else {
+        return Ok(VariableValue::NotFound);
+    };
+    // Undecided means the session ended in preread: the client closed, or
+    // nginx's preread_timeout came before sift_timeout.
+    let classification = ctx.classification.unwrap_or_else(|| {
+        Classification::undecided(ctx.pending.get(session).len(), session.client_closed())
+    });
+    Ok(VariableValue::Bytes(classification.as_str().as_bytes()))
+}
+
+/// The client's first bytes, if sift classified them as `expected`.
+fn first_bytes<'s>(session: &Session<'s>, expected: Protocol) -> Option<&'s [u8]> {
+    let ctx = session.ctx::<Sift>()?;
+    (ctx.classification? == Classification::Protocol(expected))
+        .then(|| ctx.first_bytes.get(session))
+}
+
+/// A detail extracted from the first bytes of a session of `expected`.
+fn detail<'s>(
+    session: &mut Session<'s>,
+    expected: Protocol,
+    extract: impl FnOnce(&'s [u8]) -> Option<&'s [u8]>,
+) -> Lookup<'s> {
+    Ok(found(first_bytes(session, expected).and_then(extract)))
+}
+
+enum HttpDetail {
+    Method,
+    Uri,
+}
+
+fn http_detail<'s>(session: &mut Session<'s>, which: HttpDetail) -> Lookup<'s> {
+    detail(session, Protocol::Http, |bytes| {
+        let request = protocol::http_request(bytes)?;
+        Some(match which {
+            HttpDetail::Method => request.method,
+            HttpDetail::Uri => request.uri,
+        })
+    })
+}
+
+/// `$sift_http_host`: the Host header, port removed, lowercased (once,
+/// into the pool, then cached).
+fn http_host<'s>(session: &mut Session<'s>) -> Lookup<'s> {
+    let Some(host) = first_bytes(session, Protocol::Http).and_then(protocol::http_host) else {
+        return Ok(VariableValue::NotFound);
+    };
+    let Some(ctx) = session.ctx::<Sift>() else {
+        return Ok(VariableValue::NotFound);
+    };
+    if let Some(cached) = ctx.http_host.get() {
+        return Ok(VariableValue::Bytes(cached.get(session)));
+    }
+    let lowered = if host.iter().any(u8::is_ascii_uppercase) {
+        session
+            .pool_copy_with(host.len(), |out| {
+                for (to, from) in out.iter_mut().zip(host) {
+                    *to = from.to_ascii_lowercase();
+                }
+            })
+            .ok_or(())?
+    } else {
+        host
+    };
+    ctx.http_host.set(Some(session.keep(lowered)));
+    Ok(VariableValue::Bytes(lowered))
 }
 
 fn inspection<'a>(session: &'a Session<'_>) -> Option<&'a TlsInspection> {
@@ -95,8 +181,12 @@ fn derived<'s>(session: &mut Session<'s>, which: Derived) -> Lookup<'s> {
         return Ok(VariableValue::NotFound);
     };
     // None here means the pool is out of memory: fail the lookup.
-    hello
-        .derived(session, which)
-        .map(VariableValue::Bytes)
-        .ok_or(())
+    let value = hello.derived(session, which).ok_or(())?;
+    // No ALPN extension (or an empty one): no value, like the other
+    // variables of things the client did not send.
+    Ok(if value.is_empty() {
+        VariableValue::NotFound
+    } else {
+        VariableValue::Bytes(value)
+    })
 }

@@ -16,6 +16,7 @@ pub mod log;
 pub mod module;
 pub mod phase;
 pub mod session;
+pub mod timer;
 pub mod variable;
 
 pub use module::{

@@ -225,6 +225,12 @@ pub struct SessionBytes {
     len: usize,
 }
 
+impl Default for SessionBytes {
+    fn default() -> Self {
+        SessionBytes::EMPTY
+    }
+}
+
 impl SessionBytes {
     /// An empty value.
     pub const EMPTY: SessionBytes = SessionBytes {

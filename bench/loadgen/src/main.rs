@@ -20,7 +20,7 @@ fn main() -> ExitCode {
             return ExitCode::SUCCESS;
         }
         Err(e) => {
-            eprintln!("loadgen: {e}\n\n{}", cli::USAGE);
+            eprintln!("loadgen: {e} (loadgen --help for usage)");
             return ExitCode::from(2);
         }
     };

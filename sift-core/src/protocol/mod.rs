@@ -113,6 +113,7 @@
 mod http;
 mod mqtt;
 mod openvpn;
+mod outcome;
 mod postgres;
 mod rdp;
 mod reader;
@@ -128,6 +129,7 @@ mod tests;
 use core::fmt;
 use core::str::FromStr;
 
+pub use outcome::Classification;
 use reader::{Parsed, Stop};
 
 /// What sift recognised a connection as; `as_str` is `$sift_protocol`.

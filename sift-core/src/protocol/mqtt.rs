@@ -155,7 +155,7 @@ mod tests {
     #[test]
     fn long_remaining_length() {
         let mut packet = b"\x10\xc8\x01\x00\x04MQTT\x04\x02\x00\x3c\x00\xbc".to_vec();
-        packet.extend(std::iter::repeat(b'c').take(0xbc));
+        packet.extend(std::iter::repeat_n(b'c', 0xbc));
         assert_eq!(client_id(&packet).map(<[u8]>::len), Ok(0xbc));
     }
 

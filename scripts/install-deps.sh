@@ -15,6 +15,8 @@ build_pkgs=(build-essential pkg-config libclang-dev clang libpcre2-dev libssl-de
 runtime_pkgs=(nginx-light libnginx-mod-stream libnginx-mod-http-lua libnginx-mod-http-ndk
               libnginx-mod-stream-js)
 client_pkgs=(openssl curl openssh-client openssh-server netcat-openbsd python3)
+# Real peers for the multiplexing tests (t/020): each client and its server.
+peer_pkgs=(postgresql postgresql-client redis-server redis-tools mosquitto mosquitto-clients)
 
 sid_list=/etc/apt/sources.list.d/sift-sid.list
 sid_pref=/etc/apt/preferences.d/sift-sid-pin
@@ -33,7 +35,8 @@ Pin-Priority: 500
 PIN
 
 need=()
-for p in "${build_pkgs[@]}" "${runtime_pkgs[@]}" "${client_pkgs[@]}" libtest-nginx-perl; do
+for p in "${build_pkgs[@]}" "${runtime_pkgs[@]}" "${client_pkgs[@]}" "${peer_pkgs[@]}" \
+         libtest-nginx-perl; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || need+=("$p")
 done
 
@@ -42,8 +45,8 @@ if [ ${#need[@]} -gt 0 ]; then
     apt-get install -y -q --no-install-recommends "${need[@]}"
 fi
 
-# The test suite starts its own nginx and sshd: keep the packaged services quiet.
-for svc in nginx ssh; do
+# The test suite starts its own servers: keep the packaged services quiet.
+for svc in nginx ssh postgresql redis-server mosquitto; do
     if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet "$svc" 2>/dev/null; then
         systemctl stop "$svc" || true
     fi

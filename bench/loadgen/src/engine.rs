@@ -59,6 +59,9 @@ impl Tally {
 const MAX_SAMPLES: usize = 8;
 const MAX_EVENTS: usize = 256;
 const TIMEOUT_SCAN: Duration = Duration::from_millis(100);
+/// How long a slot whose connection failed at once waits before the next try
+/// (a server that is down must not turn the loop into a busy spin).
+const RETRY_PAUSE_MS: i32 = 10;
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum State {
@@ -190,7 +193,7 @@ impl<'a> Engine<'a> {
                 }
             }
             let wait_ms = if !self.retry.is_empty() {
-                1
+                RETRY_PAUSE_MS
             } else {
                 let until = next_scan.min(self.plan.end).saturating_duration_since(now);
                 until.as_millis().clamp(1, 100) as i32
@@ -215,7 +218,7 @@ impl<'a> Engine<'a> {
                 }
                 self.on_event(i, ev.events);
             }
-            // Failed attempts waited one epoll_wait (>= 1 ms): try them again.
+            // Failed attempts waited one epoll_wait (RETRY_PAUSE_MS): try them again.
             self.idle.append(&mut self.retry);
             let now = Instant::now();
             if now >= next_scan {

@@ -6,9 +6,10 @@
 #
 #   scripts/build-deb.sh
 #
-# As root it first installs what it needs (scripts/install-deps.sh, then
-# debhelper, dpkg-dev, fakeroot and lintian if still missing). The Rust
-# toolchain is cargo from PATH (rustup's); Debian's is too old.
+# When a build dependency or packaging tool is missing it installs them (as
+# root): scripts/install-deps.sh, then debhelper, dpkg-dev, fakeroot and
+# lintian. The Rust toolchain is cargo from PATH (rustup's): Debian
+# bookworm's is too old, so it is no Build-Depends.
 #
 # The package is built in a copy of the source tree (target/deb/src/) so the
 # checkout gets no build products and dpkg-buildpackage's ../ outputs stay
@@ -18,20 +19,26 @@ set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 
+trap 'echo "build-deb: error: failed at line $LINENO" >&2' ERR
 say() { printf 'build-deb: %s\n' "$*"; }
 die() { printf 'build-deb: error: %s\n' "$*" >&2; exit 1; }
 
+installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "ok installed"; }
 tools=(debhelper dpkg-dev fakeroot lintian)
-if [ "$(id -u)" -eq 0 ]; then
+missing=()
+for p in "${tools[@]}"; do installed "$p" || missing+=("$p"); done
+# Only when something is missing: install-deps.sh also stops running nginx
+# processes, which a fully set-up machine may be using.
+if [ ${#missing[@]} -gt 0 ] || ! dpkg-checkbuilddeps debian/control >/dev/null 2>&1; then
+    [ "$(id -u)" -eq 0 ] || die "build dependencies missing (dpkg-checkbuilddeps; ${missing[*]}): run as root to install them"
     scripts/install-deps.sh
-    need=()
-    for p in "${tools[@]}"; do
-        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || need+=("$p")
-    done
-    if [ ${#need[@]} -gt 0 ]; then
-        say "installing ${need[*]}"
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${need[@]}"
+    missing=()
+    for p in "${tools[@]}"; do installed "$p" || missing+=("$p"); done
+    if [ ${#missing[@]} -gt 0 ]; then
+        say "installing ${missing[*]}"
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
     fi
+    dpkg-checkbuilddeps debian/control || die "build dependencies still missing"
 fi
 for cmd in dpkg-buildpackage dh lintian; do
     command -v "$cmd" >/dev/null 2>&1 || die "$cmd not found: run as root or install ${tools[*]}"
@@ -51,7 +58,7 @@ rm -rf "$out/src"
 mkdir -p "$build"
 if git -C "$top" rev-parse --is-inside-work-tree >/dev/null 2>&1; then
     git -C "$top" ls-files -z --cached --others --exclude-standard \
-        | while IFS= read -r -d '' f; do [ -e "$f" ] && printf '%s\0' "$f"; done \
+        | while IFS= read -r -d '' f; do if [ -e "$f" ]; then printf '%s\0' "$f"; fi; done \
         | tar --null -T - -cf - | tar -xf - -C "$build"
 else
     tar --exclude=./target --exclude=./.git -cf - . | tar -xf - -C "$build"
@@ -78,7 +85,7 @@ changes=$out/${package}_${version}_${arch}.changes
 say "lintian (errors fail the build; see debian/NOTES-lintian.md for the warnings)"
 lintian_rc=0
 lintian --fail-on error --display-level '>=warning' "$changes" > "$out/lintian.txt" 2>&1 || lintian_rc=$?
-sed 's/^/  /' "$out/lintian.txt"
+grep -v '^running with root privileges' "$out/lintian.txt" | sed 's/^/  /' || true
 errors=$(grep -c '^E: ' "$out/lintian.txt" || true)
 warnings=$(grep -c '^W: ' "$out/lintian.txt" || true)
 say "lintian: $errors error(s), $warnings warning(s)"

@@ -12,7 +12,7 @@ export DEBIAN_FRONTEND=noninteractive
 
 build_pkgs=(build-essential pkg-config libclang-dev clang libpcre2-dev libssl-dev zlib1g-dev
             nginx-dev debhelper dpkg-dev fakeroot lintian)
-runtime_pkgs=(nginx-light libnginx-mod-stream libnginx-mod-http-lua libnginx-mod-http-ndk
+runtime_pkgs=(nginx-light libnginx-mod-stream libnginx-mod-http-lua libnginx-mod-http-ndk ssl-cert
               libnginx-mod-stream-js)
 client_pkgs=(openssl curl openssh-client openssh-server netcat-openbsd python3)
 # Real peers for the multiplexing tests (t/020): each client and its server.

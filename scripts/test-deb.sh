@@ -65,7 +65,7 @@ stop_nginx() {   # stops the nginx this script started, and only that one
         kill -TERM "$pid" 2>/dev/null || true
         sleep 1
     fi
-    kill -0 "$pid" 2>/dev/null && fail "nginx master $pid did not stop"
+    if kill -0 "$pid" 2>/dev/null; then fail "nginx master $pid did not stop"; fi
     started_pid=
 }
 
@@ -81,6 +81,7 @@ cleanup() {
     exit "$rc"
 }
 trap cleanup EXIT
+trap 'echo "test-deb: error: failed at line $LINENO" >&2' ERR
 trap 'exit 130' INT TERM
 
 # A fingerprint of /etc/nginx: every path, its type, link target and content.
@@ -160,8 +161,11 @@ deb=$top/target/deb/${pkg}_${version}_$(dpkg --print-architecture).deb
 [ -f "$deb" ] || fail "$deb missing (run scripts/build-deb.sh)"
 
 step "starting state"
-for p in nginx libnginx-mod-stream; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || fail "$p is not installed (scripts/install-deps.sh)"
+for p in nginx libnginx-mod-stream libnginx-mod-http-ndk libnginx-mod-http-lua libtest-nginx-perl curl; do
+    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed"; then
+        scripts/install-deps.sh
+        break
+    fi
 done
 if dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q installed; then
     note "$pkg is already installed (an earlier run?): purging it first"

@@ -2,6 +2,8 @@
 //! works on byte slices, and is unit-tested and fuzzed without nginx.
 #![forbid(unsafe_code)]
 
+pub mod access;
 pub mod protocol;
+pub mod ratelimit;
 pub mod slice;
 pub mod tls;

@@ -53,6 +53,9 @@ impl VariableSet for SiftVariables {
         late("sift_ja4_r", |s| derived(s, Derived::Ja4R)),
         late("sift_ja4_o", |s| derived(s, Derived::Ja4O)),
         late("sift_ja4_ro", |s| derived(s, Derived::Ja4Ro)),
+        late("sift_access", access),
+        late("sift_access_rule", access_rule),
+        late("sift_rate_status", rate_status),
     ];
 }
 
@@ -189,4 +192,32 @@ fn derived<'s>(session: &mut Session<'s>, which: Derived) -> Lookup<'s> {
     } else {
         VariableValue::Bytes(value)
     })
+}
+
+/// `$sift_access`: `allowed`, `denied`, `dry_run_denied`; empty without rules.
+fn access<'s>(session: &mut Session<'s>) -> Lookup<'s> {
+    let outcome = session.ctx::<Sift>().and_then(|ctx| ctx.access);
+    Ok(found(outcome.map(|outcome| outcome.as_str().as_bytes())))
+}
+
+/// `$sift_access_rule`: the rule that decided, with its file and line.
+fn access_rule<'s>(session: &mut Session<'s>) -> Lookup<'s> {
+    let index = session.ctx::<Sift>().and_then(|ctx| ctx.access?.rule());
+    let rules = session
+        .srv_conf::<Sift>()
+        .rules
+        .as_deref()
+        .unwrap_or_default();
+    Ok(found(
+        index
+            .and_then(|index| rules.get(index))
+            .map(|rule| rule.described.as_bytes()),
+    ))
+}
+
+/// `$sift_rate_status`: `PASSED`, `REJECTED`, `REJECTED_DRY_RUN`; empty when
+/// no limit counted the session.
+fn rate_status<'s>(session: &mut Session<'s>) -> Lookup<'s> {
+    let status = session.ctx::<Sift>().and_then(|ctx| ctx.rate);
+    Ok(found(status.map(|status| status.as_str().as_bytes())))
 }

@@ -11,11 +11,13 @@
 //! Every entry point nginx calls is a generic `extern "C"` trampoline that
 //! contains panics, logs them at `alert` and fails only the call at hand.
 
+pub mod directive;
 pub mod guard;
 pub mod log;
 pub mod module;
 pub mod phase;
 pub mod session;
+pub mod shm;
 pub mod timer;
 pub mod variable;
 

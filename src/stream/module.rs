@@ -10,7 +10,7 @@ use nginx_sys::{
 use ngx::core::{NGX_CONF_ERROR, NGX_CONF_OK};
 
 use super::guard::contain;
-use super::log::{conf_log, conf_log_handle};
+use super::log::conf_log_handle;
 
 /// A stream module written in Rust.
 ///
@@ -21,6 +21,11 @@ use super::log::{conf_log, conf_log_handle};
 pub unsafe trait StreamModule: 'static {
     /// The module's `ngx_module_t`.
     fn module() -> *const ngx_module_t;
+
+    /// The module's identity as a shared memory zone tag.
+    fn module_tag() -> *mut c_void {
+        Self::module() as *mut c_void
+    }
 
     /// The module's index into stream context arrays, assigned by nginx.
     fn ctx_index() -> usize {
@@ -33,7 +38,9 @@ pub unsafe trait StreamModule: 'static {
 /// How a server configuration inherits from the enclosing `stream {}` block.
 pub trait MergeSrvConf {
     /// Fills unset fields from `prev` (the `stream` level) or defaults.
-    /// An `Err` is logged at `emerg` and fails the configuration.
+    /// An `Err` is logged at `emerg` and fails the configuration; it runs
+    /// at the end of the `stream` block, so the message should name the
+    /// place of the directive at fault (`... in /etc/nginx/nginx.conf:12`).
     fn merge(&mut self, prev: &Self) -> Result<(), String>;
 }
 
@@ -146,14 +153,13 @@ pub unsafe extern "C" fn merge_srv_conf<M: SrvConfModule>(
             match conf.merge(prev) {
                 Ok(()) => NGX_CONF_OK,
                 Err(message) => {
-                    // SAFETY: cf is live for this call.
-                    unsafe {
-                        conf_log(
-                            nginx_sys::NGX_LOG_EMERG as usize,
-                            cf,
-                            format_args!("{message}"),
-                        )
-                    };
+                    // Merging happens at the end of the stream block, so
+                    // the message names the directive's own place itself.
+                    super::log::log_error(
+                        nginx_sys::NGX_LOG_EMERG as usize,
+                        log,
+                        format_args!("{message}"),
+                    );
                     NGX_CONF_ERROR
                 }
             }
@@ -211,4 +217,41 @@ pub(crate) unsafe fn core_main_conf<'a>(
 pub(crate) unsafe fn ctx_slot<M: StreamModule>(s: *mut ngx_stream_session_t) -> *mut *mut c_void {
     // SAFETY: s->ctx has one slot per stream module, indexed by ctx_index.
     unsafe { (*s).ctx.add(M::ctx_index()) }
+}
+
+/// A module with a configuration for the whole `stream {}` block.
+pub trait MainConfModule: StreamModule {
+    /// Created with `Default` when nginx enters the `stream` block.
+    type MainConf: Default + 'static;
+
+    /// This module's main configuration while parsing.
+    ///
+    /// # Safety
+    /// `cf` must be a live conf inside a `stream` block, and no other
+    /// reference to that configuration may be alive.
+    unsafe fn main_conf_mut<'a>(cf: *mut ngx_conf_t) -> Option<&'a mut Self::MainConf> {
+        // SAFETY: inside stream blocks cf->ctx is an ngx_stream_conf_ctx_t
+        // whose main_conf array has an entry per stream module.
+        unsafe {
+            let ctx = (*cf).ctx as *mut ngx_stream_conf_ctx_t;
+            if ctx.is_null() || (*ctx).main_conf.is_null() {
+                return None;
+            }
+            let conf = *(*ctx).main_conf.add(Self::ctx_index()) as *mut Self::MainConf;
+            conf.as_mut()
+        }
+    }
+}
+
+/// `create_main_conf` for [`MainConfModule`]s.
+///
+/// # Safety
+/// Called by nginx with a live conf.
+pub unsafe extern "C" fn create_main_conf<M: MainConfModule>(cf: *mut ngx_conf_t) -> *mut c_void {
+    // SAFETY: nginx passes a live conf.
+    let log = unsafe { conf_log_handle(cf) };
+    contain(log, "create_main_conf", ptr::null_mut, || {
+        // SAFETY: cf->pool lives as long as the configuration cycle.
+        unsafe { pool_allocate((*cf).pool, M::MainConf::default()) as *mut c_void }
+    })
 }

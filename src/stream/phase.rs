@@ -7,12 +7,13 @@
 //! (nginx walks each phase's handler array backwards).
 
 use nginx_sys::{
-    ngx_array_push, ngx_conf_t, ngx_int_t, ngx_stream_handler_pt, ngx_stream_session_t, NGX_AGAIN,
+    ngx_array_push, ngx_conf_t, ngx_int_t, ngx_stream_content_handler_pt,
+    ngx_stream_core_srv_conf_t, ngx_stream_handler_pt, ngx_stream_session_t, NGX_AGAIN,
     NGX_DECLINED, NGX_DONE, NGX_ERROR, NGX_OK,
 };
 
 use super::guard::contain;
-use super::module::core_main_conf;
+use super::module::{core_main_conf, SrvConfModule, StreamModule};
 use super::session::Session;
 
 /// The stream phases that take handlers (content has one per server instead).
@@ -120,5 +121,102 @@ pub unsafe fn register<H: PhaseHandler>(cf: *mut ngx_conf_t) -> Result<(), &'sta
     }
     // SAFETY: ngx_array_push returned room for one element.
     unsafe { *slot = Some(phase_trampoline::<H>) };
+    Ok(())
+}
+
+/// Code that runs for a server right before its content handler
+/// (`proxy_pass`, `return`, ...): after the whole preread phase, whatever
+/// its handlers returned. (A preread handler cannot guarantee that: one
+/// returning `NGX_OK`, as `ssl_preread` does once it has parsed a hello,
+/// skips every handler after it.)
+pub trait PreContentHandler: 'static {
+    type Module: SrvConfModule;
+    /// Names the handler in logs.
+    const NAME: &'static str;
+    /// Whether a server needs the handler; other servers keep their content
+    /// handler untouched and pay nothing.
+    fn wanted(conf: &<Self::Module as SrvConfModule>::SrvConf) -> bool;
+    /// Keeps the server's own content handler in its configuration.
+    fn save_content_handler(
+        conf: &mut <Self::Module as SrvConfModule>::SrvConf,
+        handler: ngx_stream_content_handler_pt,
+    );
+    /// The server's own content handler, kept by `save_content_handler`.
+    fn content_handler(
+        conf: &<Self::Module as SrvConfModule>::SrvConf,
+    ) -> ngx_stream_content_handler_pt;
+    /// `Continue` (or `SkipPhase`) runs the content handler; `Finalize` and
+    /// `Error` end the session instead.
+    fn handle(session: &mut Session<'_>) -> PhaseOutcome;
+}
+
+unsafe extern "C" fn pre_content_trampoline<H: PreContentHandler>(s: *mut ngx_stream_session_t) {
+    let outcome = {
+        // SAFETY: nginx calls content handlers with a live session; the
+        // borrow ends with this block.
+        let Some(mut session) = (unsafe { Session::from_raw(s) }) else {
+            return;
+        };
+        let log = session.log();
+        contain(
+            log,
+            H::NAME,
+            || PhaseOutcome::Error,
+            || H::handle(&mut session),
+        )
+    };
+    let status = match outcome {
+        PhaseOutcome::Continue | PhaseOutcome::SkipPhase => {
+            // SAFETY: as above; the merged server conf of this session.
+            let conf = unsafe {
+                &*(*(*s).srv_conf.add(<H::Module as StreamModule>::ctx_index())
+                    as *const <H::Module as SrvConfModule>::SrvConf)
+            };
+            if let Some(content) = H::content_handler(conf) {
+                // SAFETY: the server's own content handler, called as the
+                // content phase would have.
+                unsafe { content(s) };
+                return;
+            }
+            nginx_sys::NGX_STREAM_INTERNAL_SERVER_ERROR
+        }
+        PhaseOutcome::Again | PhaseOutcome::Done => return,
+        PhaseOutcome::Finalize(status) => status,
+        PhaseOutcome::Error => nginx_sys::NGX_STREAM_INTERNAL_SERVER_ERROR,
+    };
+    // SAFETY: the session is live and no Rust borrow of it remains.
+    unsafe { nginx_sys::ngx_stream_finalize_session(s, status as usize) };
+}
+
+/// Puts `H` in front of the content handler of every server that wants it.
+/// Call from `postconfiguration` (servers are merged by then).
+///
+/// # Safety
+/// `cf` must be the live conf nginx passed to a stream module's
+/// `postconfiguration`.
+pub unsafe fn install_pre_content<H: PreContentHandler>(
+    cf: *mut ngx_conf_t,
+) -> Result<(), &'static str> {
+    // SAFETY: the caller guarantees a stream postconfiguration conf.
+    let cmcf = unsafe { core_main_conf(cf) }.ok_or("no stream core configuration")?;
+    // SAFETY: cmcf->servers is an array of ngx_stream_core_srv_conf_t
+    // pointers, each with the ctx of its server block; every stream module
+    // has its merged server conf there.
+    unsafe {
+        let servers = cmcf.servers.as_slice::<*mut ngx_stream_core_srv_conf_t>();
+        for &cscf in servers {
+            let ctx = (*cscf).ctx;
+            let conf = *(*ctx)
+                .srv_conf
+                .add(<H::Module as StreamModule>::ctx_index())
+                as *mut <H::Module as SrvConfModule>::SrvConf;
+            let Some(conf) = conf.as_mut() else { continue };
+            if !H::wanted(conf) || (*cscf).handler.is_none() {
+                continue;
+            }
+            H::save_content_handler(conf, (*cscf).handler);
+            (*cscf).handler = Some(pre_content_trampoline::<H>);
+        }
+    }
     Ok(())
 }

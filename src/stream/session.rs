@@ -261,3 +261,50 @@ impl<'s> Session<'s> {
         }
     }
 }
+
+impl<'s> Session<'s> {
+    /// The value of the variable with `index` (from
+    /// `ngx_stream_get_variable_index` at configuration time); None when it
+    /// has no value or its lookup failed.
+    pub fn variable(&self, index: usize) -> Option<&'s [u8]> {
+        // SAFETY: the session is live and `index` was obtained from this
+        // configuration; the value lives in the session's pool.
+        unsafe {
+            let value = nginx_sys::ngx_stream_get_indexed_variable(self.as_ptr(), index);
+            if value.is_null() || (*value).not_found() != 0 {
+                return None;
+            }
+            let len = (*value).len() as usize;
+            if (*value).data.is_null() || len == 0 {
+                return Some(&[]);
+            }
+            Some(core::slice::from_raw_parts((*value).data, len))
+        }
+    }
+
+    /// Evaluates a complex value compiled at configuration time (e.g.
+    /// `"$binary_remote_addr:$sift_ja4"`); None if evaluation failed.
+    ///
+    /// # Safety
+    /// `value` must be a complex value compiled for this session's
+    /// configuration cycle.
+    pub unsafe fn complex_value(
+        &self,
+        value: *mut nginx_sys::ngx_stream_complex_value_t,
+    ) -> Option<&'s [u8]> {
+        let mut out = nginx_sys::ngx_str_t {
+            len: 0,
+            data: core::ptr::null_mut(),
+        };
+        // SAFETY: per the caller; the result is allocated in the session pool.
+        let rc = unsafe { nginx_sys::ngx_stream_complex_value(self.as_ptr(), value, &mut out) };
+        if rc != nginx_sys::NGX_OK as nginx_sys::ngx_int_t {
+            return None;
+        }
+        if out.data.is_null() || out.len == 0 {
+            return Some(&[]);
+        }
+        // SAFETY: nginx wrote `len` bytes at `data`, in the session's pool.
+        Some(unsafe { core::slice::from_raw_parts(out.data, out.len) })
+    }
+}

@@ -176,5 +176,5 @@ again: closed
 others passed: 3000
 first after eviction: PASSED
 --- timeout: 30
---- no_error_log
-[alert]
+--- error_log
+sift_rate_zone "tiny": 782 keys in 28672 bytes of the zone

@@ -219,7 +219,7 @@ impl ZoneInit for RateZoneInit {
         data: &mut RateZone,
         previous: Option<&RateZone>,
         pool: &mut ngx_slab_pool_t,
-        _log: Option<Log<'_>>,
+        log: Option<Log<'_>>,
     ) -> Result<(), String> {
         if let Some(previous) = previous {
             if previous.key_text != data.key_text {
@@ -258,7 +258,16 @@ impl ZoneInit for RateZoneInit {
         };
         // SAFETY: as above; nothing else references the new block yet.
         let table = unsafe { (&mut *header, slice::from_raw_parts_mut(slots, count)) };
-        RateTable::init(table.0, table.1, zone_seed());
+        let capacity = RateTable::init(table.0, table.1, zone_seed()).capacity();
+        if let Some(log) = log {
+            log.error(
+                nginx_sys::NGX_LOG_NOTICE as usize,
+                format_args!(
+                    "sift_rate_zone \"{}\": {capacity} keys in {bytes} bytes of the zone",
+                    data.name
+                ),
+            );
+        }
         pool.data = block.cast();
         data.table = Some(TableLocation {
             pool,

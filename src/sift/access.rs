@@ -135,8 +135,8 @@ fn variable_index(args: &ConfArgs, name: &[u8]) -> Result<usize, String> {
     // nginx keeps the name's pointer until variables are resolved at the
     // end of the configuration: the argument itself lives that long.
     let raw = args.raw_arg(0).ok_or_else(|| args.invalid_value(b""))?;
-    // SAFETY: raw points to the directive's argument in the conf pool; the
-    // copy below skips its "$".
+    // `raw` is the directive's argument, in the conf pool; we skip its "$".
+    // SAFETY: len >= 2 (checked: "$" plus a non-empty name), data valid for len.
     let mut var_name = unsafe {
         nginx_sys::ngx_str_t {
             len: (*raw).len - 1,

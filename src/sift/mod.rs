@@ -275,9 +275,10 @@ unsafe extern "C" fn preconfiguration(cf: *mut ngx_conf_t) -> ngx_int_t {
             // SAFETY: this is a stream module's preconfiguration.
             let registered = unsafe { variable::register::<variables::SiftVariables>(cf) };
             #[cfg(feature = "test-hooks")]
-            // SAFETY: as above.
-            let registered = registered
-                .and_then(|()| unsafe { variable::register::<test_hooks::TestHookVariables>(cf) });
+            let registered = registered.and_then(|()| {
+                // SAFETY: this is a stream module's preconfiguration.
+                unsafe { variable::register::<test_hooks::TestHookVariables>(cf) }
+            });
             conf_result(cf, registered)
         },
     )
@@ -295,8 +296,9 @@ unsafe extern "C" fn postconfiguration(cf: *mut ngx_conf_t) -> ngx_int_t {
             install_panic_hook();
             // SAFETY: this is a stream module's postconfiguration.
             let registered = unsafe { phase::register::<preread::Preread>(cf) }
-                // SAFETY: as above. Rules run before each server's content
-                // handler, so they see what every preread handler found.
+                // Rules run before each server's content handler, so they see
+                // what every preread handler found.
+                // SAFETY: this is a stream module's postconfiguration.
                 .and_then(|()| unsafe { phase::install_pre_content::<enforce::Enforce>(cf) });
             conf_result(cf, registered)
         },

@@ -46,8 +46,8 @@ pub struct RateLimit {
 
 impl RateLimit {
     fn zone(&self) -> Option<&RateZone> {
-        // SAFETY: zones live as long as the configuration cycle; data is
-        // null until sift_rate_zone declares it, then a RateZone.
+        // Zones live as long as the cycle; data is null until declared.
+        // SAFETY: a declared zone of ours has RateZone data.
         unsafe { ((*self.zone).data as *const RateZone).as_ref() }
     }
 
@@ -74,8 +74,8 @@ impl RateLimit {
         let table = zone.table?;
         // SAFETY: the zone is mapped; its pool mutex is shared by workers.
         let _lock = unsafe { ZoneLock::acquire(table.pool) };
-        // SAFETY: header and slots were laid out by init in this zone's
-        // memory, and the lock makes this the only access to them.
+        // init laid header and slots out in this zone's memory.
+        // SAFETY: the zone lock makes this the only access to them.
         let (header, slots) = unsafe {
             (
                 &mut *table.header,
@@ -83,8 +83,8 @@ impl RateLimit {
             )
         };
         let mut rates = RateTable::attach(header, slots)?;
-        // SAFETY: ngx_current_msec is nginx's monotonic millisecond clock,
-        // updated by the event loop of this process.
+        // nginx's monotonic millisecond clock, updated by this process.
+        // SAFETY: a plain integer read on the worker's own thread.
         let now = unsafe { nginx_sys::ngx_current_msec } as u64;
         Some((rates.check(key, now, zone.rate, self.burst), &zone.name))
     }
@@ -151,8 +151,8 @@ impl Directive for SiftRateZone {
         if data.is_null() {
             return Err(String::from("out of memory"));
         }
-        // SAFETY: `data` is a live RateZone in the conf pool; an existing
-        // zone with our tag has RateZone data (or none yet).
+        // `data` is a live RateZone in the conf pool.
+        // SAFETY: every zone with our tag has RateZone data (or none yet).
         let existing = unsafe { add_zone::<Sift, RateZoneInit>(args, name, size, data) }?;
         if let Some(existing) = existing {
             return Err(format!(
@@ -167,8 +167,8 @@ impl Directive for SiftRateZone {
 /// `zone=name:SIZE`: nginx's size syntax (`10m`, `512k`).
 fn parse_size(args: &ConfArgs, index: usize, skip: usize, size: &[u8]) -> Result<usize, String> {
     let raw = args.raw_arg(index).ok_or("missing argument")?;
-    // SAFETY: `size` is the tail of the argument `raw` points to; nginx's
-    // parser reads exactly `len` bytes.
+    // `size` is the tail of the argument `raw` points to.
+    // SAFETY: skip + size.len() is within the argument; nginx reads len bytes.
     let parsed = unsafe {
         let mut text = ngx_str_t {
             len: size.len(),
@@ -185,8 +185,8 @@ fn parse_size(args: &ConfArgs, index: usize, skip: usize, size: &[u8]) -> Result
 fn compile_complex_value(args: &ConfArgs) -> Result<*mut ngx_stream_complex_value_t, String> {
     let cf = args.as_ptr();
     let value = args.raw_arg(0).ok_or("missing key")?;
-    // SAFETY: the conf and its pool are live; ccv is zeroed as nginx's own
-    // callers do (ngx_memzero) before setting the three fields.
+    // ccv is zeroed, as nginx's own callers do, before setting three fields.
+    // SAFETY: the conf and its pool are live for the directive handler.
     unsafe {
         let cv = nginx_sys::ngx_pcalloc((*cf).pool, mem::size_of::<ngx_stream_complex_value_t>())
             as *mut ngx_stream_complex_value_t;
@@ -249,9 +249,9 @@ impl ZoneInit for RateZoneInit {
             bytes -= page;
         };
         let count = slots_for(bytes);
-        // SAFETY: `block` is `bytes` of page-aligned shared memory that we
-        // own; zeroed, it is a valid Header followed by `count` Slots (both
-        // plain data, for which all-zero is valid), within the block.
+        // `block` is `bytes` of page-aligned shared memory that we own; Header
+        // and Slot are plain data for which all-zero is valid.
+        // SAFETY: zeroed, it holds a Header and then `count` Slots, in bounds.
         let (header, slots) = unsafe {
             ptr::write_bytes(block, 0, bytes);
             (block as *mut Header, block.add(HEADER_SIZE) as *mut Slot)

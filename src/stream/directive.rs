@@ -22,8 +22,7 @@ impl ConfArgs {
     }
 
     fn raw_args(&self) -> &[ngx_str_t] {
-        // SAFETY: during a directive handler cf->args is an array of
-        // ngx_str_t: the directive name, then its arguments.
+        // SAFETY: in a directive handler cf->args is the directive's ngx_str_t array.
         unsafe {
             let args = (*self.cf).args;
             if args.is_null() || (*args).elts.is_null() {

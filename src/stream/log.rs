@@ -28,9 +28,9 @@ impl<'a> Log<'a> {
 
     /// The current cycle's log.
     pub fn cycle() -> Option<Log<'static>> {
-        // SAFETY: ngx_cycle is set before any module code runs and its log
-        // lives as long as the cycle; nginx replaces, never frees, the
-        // cycle under running code.
+        // ngx_cycle is set before module code runs; nginx replaces, never
+        // frees, the cycle under running code.
+        // SAFETY: the cycle and its log are live for this call.
         unsafe {
             let cycle = nginx_sys::ngx_cycle;
             if cycle.is_null() {
@@ -57,8 +57,7 @@ impl<'a> Log<'a> {
         }
         let mut buf = [const { MaybeUninit::<u8>::uninit() }; ngx::log::LOG_BUFFER_SIZE];
         let message = ngx::log::write_fmt(&mut buf, args);
-        // SAFETY: the log is live; ngx_log_error_core copies the message
-        // with "%*s" before returning.
+        // SAFETY: the log is live; nginx copies the message ("%*s") at once.
         unsafe { ngx::log::log_error(level, self.as_ptr(), 0, message) };
     }
 

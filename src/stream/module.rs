@@ -29,8 +29,8 @@ pub unsafe trait StreamModule: 'static {
 
     /// The module's index into stream context arrays, assigned by nginx.
     fn ctx_index() -> usize {
-        // SAFETY: the trait contract says module() is our registered
-        // ngx_module_t; nginx writes ctx_index once, before any conf handler.
+        // nginx writes ctx_index once, before any conf handler runs.
+        // SAFETY: the trait contract makes module() our registered ngx_module_t.
         unsafe { (*Self::module()).ctx_index }
     }
 }
@@ -56,8 +56,7 @@ pub trait SrvConfModule: StreamModule {
     /// `cf` must be a live conf inside a `stream` block (main or server level),
     /// and no other reference to that configuration may be alive.
     unsafe fn srv_conf_mut<'a>(cf: *mut ngx_conf_t) -> Option<&'a mut Self::SrvConf> {
-        // SAFETY: inside stream blocks cf->ctx is an ngx_stream_conf_ctx_t
-        // whose srv_conf array has an entry per stream module.
+        // SAFETY: in stream blocks cf->ctx has a srv_conf entry per stream module.
         unsafe {
             let ctx = (*cf).ctx as *mut ngx_stream_conf_ctx_t;
             if ctx.is_null() || (*ctx).srv_conf.is_null() {
@@ -87,9 +86,10 @@ pub unsafe fn pool_allocate<T>(pool: *mut ngx_pool_t, value: T) -> *mut T {
         unsafe { ptr::drop_in_place(data as *mut T) };
     }
 
-    // SAFETY: ngx_palloc returns memory aligned to NGX_ALIGNMENT (a pointer's
-    // alignment); we require no more than that for T.
-    debug_assert!(mem::align_of::<T>() <= nginx_sys::NGX_ALIGNMENT);
+    // ngx_palloc aligns to NGX_ALIGNMENT (a pointer's alignment): T must
+    // need no more, checked when this is instantiated.
+    const { assert!(mem::align_of::<T>() <= nginx_sys::NGX_ALIGNMENT) };
+    // SAFETY: `pool` is a live pool (the caller's contract).
     let slot = unsafe { nginx_sys::ngx_palloc(pool, mem::size_of::<T>()) } as *mut T;
     if slot.is_null() {
         return ptr::null_mut();
@@ -142,8 +142,8 @@ pub unsafe extern "C" fn merge_srv_conf<M: SrvConfModule>(
         "merge_srv_conf",
         || NGX_CONF_ERROR,
         || {
-            // SAFETY: both were returned by create_srv_conf::<M> and nothing
-            // else references them during the merge.
+            // Both were returned by create_srv_conf::<M>.
+            // SAFETY: nothing else references them during the merge.
             let (prev, conf) = unsafe {
                 (
                     &*(prev as *const M::SrvConf),
@@ -197,8 +197,8 @@ pub fn conf_msec(value: &mut ngx_msec_t, prev: ngx_msec_t, default: ngx_msec_t) 
 pub(crate) unsafe fn core_main_conf<'a>(
     cf: *mut ngx_conf_t,
 ) -> Option<&'a mut nginx_sys::ngx_stream_core_main_conf_t> {
-    // SAFETY: inside stream blocks cf->ctx is an ngx_stream_conf_ctx_t; the
-    // core module's ctx_index is valid once the stream block is being parsed.
+    // The core module's ctx_index is set once the stream block is parsed.
+    // SAFETY: in stream blocks cf->ctx is an ngx_stream_conf_ctx_t.
     unsafe {
         let ctx = (*cf).ctx as *mut ngx_stream_conf_ctx_t;
         if ctx.is_null() {
@@ -230,8 +230,7 @@ pub trait MainConfModule: StreamModule {
     /// `cf` must be a live conf inside a `stream` block, and no other
     /// reference to that configuration may be alive.
     unsafe fn main_conf_mut<'a>(cf: *mut ngx_conf_t) -> Option<&'a mut Self::MainConf> {
-        // SAFETY: inside stream blocks cf->ctx is an ngx_stream_conf_ctx_t
-        // whose main_conf array has an entry per stream module.
+        // SAFETY: in stream blocks cf->ctx has a main_conf entry per stream module.
         unsafe {
             let ctx = (*cf).ctx as *mut ngx_stream_conf_ctx_t;
             if ctx.is_null() || (*ctx).main_conf.is_null() {

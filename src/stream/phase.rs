@@ -113,8 +113,7 @@ pub unsafe fn register<H: PhaseHandler>(cf: *mut ngx_conf_t) -> Result<(), &'sta
     // SAFETY: the caller guarantees a stream postconfiguration conf.
     let cmcf = unsafe { core_main_conf(cf) }.ok_or("no stream core configuration")?;
     let handlers = &mut cmcf.phases[H::PHASE.index()].handlers;
-    // SAFETY: the core module initialised each phase's array of
-    // ngx_stream_handler_pt in its preconfiguration.
+    // SAFETY: the core module made each phase's handler array in preconfiguration.
     let slot = unsafe { ngx_array_push(handlers) } as *mut ngx_stream_handler_pt;
     if slot.is_null() {
         return Err("out of memory");
@@ -152,8 +151,8 @@ pub trait PreContentHandler: 'static {
 
 unsafe extern "C" fn pre_content_trampoline<H: PreContentHandler>(s: *mut ngx_stream_session_t) {
     let outcome = {
-        // SAFETY: nginx calls content handlers with a live session; the
-        // borrow ends with this block.
+        // The borrow ends with this block.
+        // SAFETY: nginx calls content handlers with a live session.
         let Some(mut session) = (unsafe { Session::from_raw(s) }) else {
             return;
         };
@@ -173,8 +172,7 @@ unsafe extern "C" fn pre_content_trampoline<H: PreContentHandler>(s: *mut ngx_st
                     as *const <H::Module as SrvConfModule>::SrvConf)
             };
             if let Some(content) = H::content_handler(conf) {
-                // SAFETY: the server's own content handler, called as the
-                // content phase would have.
+                // SAFETY: the server's own content handler, called as the phase would.
                 unsafe { content(s) };
                 return;
             }
@@ -199,9 +197,9 @@ pub unsafe fn install_pre_content<H: PreContentHandler>(
 ) -> Result<(), &'static str> {
     // SAFETY: the caller guarantees a stream postconfiguration conf.
     let cmcf = unsafe { core_main_conf(cf) }.ok_or("no stream core configuration")?;
-    // SAFETY: cmcf->servers is an array of ngx_stream_core_srv_conf_t
-    // pointers, each with the ctx of its server block; every stream module
-    // has its merged server conf there.
+    // cmcf->servers holds ngx_stream_core_srv_conf_t pointers, each with its
+    // server block's ctx, where every stream module has its merged conf.
+    // SAFETY: servers are merged before postconfiguration; all pointers valid.
     unsafe {
         let servers = cmcf.servers.as_slice::<*mut ngx_stream_core_srv_conf_t>();
         for &cscf in servers {

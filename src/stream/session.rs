@@ -40,8 +40,7 @@ impl<'s> Session<'s> {
     }
 
     fn connection(&self) -> &'s ngx_connection_t {
-        // SAFETY: checked non-null in from_raw; the connection outlives the
-        // session's callbacks.
+        // SAFETY: non-null (from_raw); the connection outlives the session's callbacks.
         unsafe { &*self.raw.as_ref().connection }
     }
 
@@ -69,8 +68,8 @@ impl<'s> Session<'s> {
         if buffer.is_null() {
             return &[];
         }
-        // SAFETY: c->buffer is a pool buffer; pos..last are the bytes read
-        // and not consumed; they stay in place while the session lives.
+        // c->buffer is a pool buffer; pos..last are the bytes read, unconsumed.
+        // SAFETY: they stay in place while the session lives.
         unsafe {
             let (pos, last) = ((*buffer).pos, (*buffer).last);
             if pos.is_null() || last < pos {
@@ -115,8 +114,8 @@ impl<'s> Session<'s> {
         if self.is_datagram() || c.fd < 0 {
             return;
         }
-        // SAFETY: c->fd is this connection's open socket; shutdown() only
-        // changes its state, nginx still owns and later closes it.
+        // shutdown() only changes the socket's state; nginx still closes it.
+        // SAFETY: c->fd is this connection's open socket.
         unsafe { libc::shutdown(c.fd, libc::SHUT_RDWR) };
     }
 
@@ -136,8 +135,7 @@ impl<'s> Session<'s> {
         if c.sockaddr.is_null() {
             return None;
         }
-        // SAFETY: c->sockaddr points to c->socklen bytes of a sockaddr whose
-        // family field tells its real type.
+        // SAFETY: c->sockaddr is a sockaddr whose family field tells its real type.
         unsafe {
             match i32::from((*c.sockaddr).sa_family) {
                 libc::AF_INET => {
@@ -157,15 +155,14 @@ impl<'s> Session<'s> {
 
     /// Module `M`'s configuration for the server handling this session.
     pub fn srv_conf<M: SrvConfModule>(&self) -> &'s M::SrvConf {
-        // SAFETY: s->srv_conf holds each stream module's merged server conf,
-        // created by create_srv_conf::<M>, alive for the whole cycle.
+        // s->srv_conf holds each module's merged server conf, alive for the cycle.
+        // SAFETY: M's entry was created by create_srv_conf::<M>.
         unsafe { &*(*self.raw.as_ref().srv_conf.add(M::ctx_index()) as *const M::SrvConf) }
     }
 
     /// Module `M`'s state for this session, if it was created.
     pub fn ctx<M: SessionCtxModule>(&self) -> Option<&M::Ctx> {
-        // SAFETY: the slot holds null or a pool-allocated M::Ctx written by
-        // ctx_or_insert_with::<M>.
+        // SAFETY: the slot is null or an M::Ctx from ctx_or_insert_with::<M>.
         unsafe { (*ctx_slot::<M>(self.raw.as_ptr()) as *const M::Ctx).as_ref() }
     }
 
@@ -205,8 +202,8 @@ impl<'s> Session<'s> {
         if data.is_null() {
             return None;
         }
-        // SAFETY: `data` is `len` fresh bytes owned by the session's pool;
-        // zeroed first so `fill` never sees uninitialised memory.
+        // Zeroed first so `fill` never sees uninitialised memory.
+        // SAFETY: `data` is `len` fresh bytes owned by the session's pool.
         let out = unsafe {
             data.write_bytes(0, len);
             core::slice::from_raw_parts_mut(data, len)
@@ -243,9 +240,9 @@ impl SessionBytes {
         if self.data.is_null() {
             return &[];
         }
-        // SAFETY: made by Session::keep from memory that lives until the
-        // session's pool is destroyed; the context holding this value lives
-        // in that same pool, so it cannot outlive the bytes.
+        // Made by Session::keep from memory that lives until the session's
+        // pool goes; the context holding this value lives in that same pool.
+        // SAFETY: so the bytes outlive every read of this value.
         unsafe { core::slice::from_raw_parts(self.data, self.len) }
     }
 }
@@ -267,8 +264,8 @@ impl<'s> Session<'s> {
     /// `ngx_stream_get_variable_index` at configuration time); None when it
     /// has no value or its lookup failed.
     pub fn variable(&self, index: usize) -> Option<&'s [u8]> {
-        // SAFETY: the session is live and `index` was obtained from this
-        // configuration; the value lives in the session's pool.
+        // The value lives in the session's pool.
+        // SAFETY: the session is live; `index` comes from this configuration.
         unsafe {
             let value = nginx_sys::ngx_stream_get_indexed_variable(self.as_ptr(), index);
             if value.is_null() || (*value).not_found() != 0 {

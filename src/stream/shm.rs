@@ -49,17 +49,17 @@ pub unsafe fn add_zone<'c, M: StreamModule, Z: ZoneInit>(
         len: name.len(),
         data: name.as_ptr() as *mut u8,
     };
-    // SAFETY: the conf is live; nginx copies nothing of `name` it does not
-    // keep (it keeps the pointer, so `name` must outlive the cycle: callers
-    // pass bytes from the conf file's arguments, which do).
+    // nginx keeps `name`'s pointer: callers pass bytes of the directive's
+    // arguments, which live in the conf pool as long as the cycle.
+    // SAFETY: the conf is live for the directive handler.
     let zone = unsafe {
         nginx_sys::ngx_shared_memory_add(args.as_ptr(), &mut name, size, M::module() as *mut c_void)
     };
     if zone.is_null() {
         return Err(String::new());
     }
-    // SAFETY: a zone returned by ngx_shared_memory_add is live for the
-    // cycle; its data is null or (same tag) a Z::Data.
+    // A zone returned by ngx_shared_memory_add is live for the cycle.
+    // SAFETY: its data is null or, with our tag, a Z::Data.
     unsafe {
         if let Some(existing) = ((*zone).data as *const Z::Data).as_ref() {
             return Ok(Some(existing));
@@ -81,9 +81,9 @@ unsafe extern "C" fn init_trampoline<Z: ZoneInit>(
         "shared zone init",
         || NGX_ERROR as ngx_int_t,
         || {
-            // SAFETY: data was set by add_zone to a live Z::Data; `previous` is
-            // the last cycle's data for this zone (same tag, so a Z::Data) or
-            // null; the zone starts with the slab pool nginx initialised.
+            // data was set by add_zone; `previous` is the last cycle's data for
+            // this zone (same tag) or null; the zone starts with its slab pool.
+            // SAFETY: so all three are what their types say, and live.
             let (data, previous, pool) = unsafe {
                 (
                     &mut *((*zone).data as *mut Z::Data),

@@ -30,8 +30,7 @@ pub struct SessionTimer<H: TimerHandler> {
 impl<H: TimerHandler> Default for SessionTimer<H> {
     fn default() -> Self {
         SessionTimer {
-            // SAFETY: ngx_event_t is a C struct for which all-zero is the
-            // idle state nginx itself starts from (ngx_pcalloc).
+            // SAFETY: all-zero is the idle ngx_event_t nginx itself starts from.
             event: unsafe { mem::zeroed() },
             _handler: PhantomData,
         }
@@ -49,8 +48,8 @@ impl<H: TimerHandler> SessionTimer<H> {
         // SAFETY: the caller passes a live session, which has a connection.
         self.event.log = unsafe { (*(*s).connection).log };
         self.event.handler = Some(timer_trampoline::<H>);
-        // SAFETY: the event is initialised above and stays at this address
-        // until the pool cleanup drops it (which deletes the timer).
+        // The event stays at this address until the pool cleanup drops it.
+        // SAFETY: it is initialised above, and dropping it deletes the timer.
         unsafe { ngx_add_timer(&mut self.event, after) };
     }
 
@@ -91,8 +90,8 @@ unsafe fn resume_phases(s: *mut ngx_stream_session_t) {
 }
 
 unsafe extern "C" fn timer_trampoline<H: TimerHandler>(ev: *mut ngx_event_t) {
-    // SAFETY: nginx passes the event we armed; its data is our session,
-    // alive because the timer is deleted when the session's pool goes.
+    // The timer is deleted when the session's pool goes.
+    // SAFETY: so the event we armed carries a live session.
     let s = unsafe { (*ev).data } as *mut ngx_stream_session_t;
     let resume = {
         // SAFETY: as above; the borrow ends with this block.
@@ -107,6 +106,7 @@ unsafe extern "C" fn timer_trampoline<H: TimerHandler>(ev: *mut ngx_event_t) {
         Some(true) => unsafe { resume_phases(s) },
         Some(false) => {}
         // A contained panic ends this session, as in a phase handler.
+        // SAFETY: the session is live and no Rust borrow of it remains.
         None => unsafe {
             nginx_sys::ngx_stream_finalize_session(
                 s,

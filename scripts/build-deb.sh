@@ -14,7 +14,8 @@
 # The package is built in a copy of the source tree (target/deb/src/) so the
 # checkout gets no build products and dpkg-buildpackage's ../ outputs stay
 # under target/deb/. The configured nginx tree and cargo's target directory
-# are kept in target/deb/ between runs, so rebuilding is incremental.
+# are kept in target/deb/ between runs, so rebuilding is incremental. It
+# also checks that debian/copyright lists exactly the crates cargo links in.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
@@ -45,6 +46,18 @@ for cmd in dpkg-buildpackage dh lintian; do
 done
 command -v cargo >/dev/null 2>&1 \
     || die "cargo not found in PATH: sift needs Rust >= 1.81 (rustup: https://rustup.rs); Debian bookworm's cargo is too old"
+
+# debian/copyright lists the crates linked into the module; keep it honest
+# when Cargo.lock changes.
+linked=$(cargo tree -p ngx-stream-sift -e normal --prefix none --format '{p}' --locked 2>/dev/null \
+    | awk '$2 ~ /^v/ && $3 !~ /^\(\// { sub(/^v/, "", $2); print $1, $2 }' | sort -u) \
+    || die "cargo tree failed (is Cargo.lock up to date?)"
+listed=$(awk '/^   crate +version +license/ { on = 1; next } on && /^ \.$/ { on = 0 } on { print $1, $2 }' \
+    debian/copyright | sort -u)
+if [ "$linked" != "$listed" ]; then
+    diff <(echo "$listed") <(echo "$linked") | sed -n 's/^</  only in debian\/copyright:/p; s/^>/  linked, not in debian\/copyright:/p' >&2
+    die "the crates in debian/copyright's Comment table differ from what cargo links (cargo tree -e normal -p ngx-stream-sift): update it"
+fi
 
 package=$(dpkg-parsechangelog -l debian/changelog -S Source)
 version=$(dpkg-parsechangelog -l debian/changelog -S Version)

@@ -45,6 +45,13 @@ if [ $# -eq 0 ]; then
 
     step "build path: cargo build --features vendored (nginx 1.28)"
     scripts/build-vendored.sh
+
+    if [ "$(id -u)" -eq 0 ]; then
+        step "the Debian package: build, lintian, install, suite on the installed module, purge"
+        scripts/test-deb.sh
+    else
+        echo "test.sh: not root: skipping scripts/test-deb.sh (it installs a package)"
+    fi
 fi
 echo
 echo "scripts/test.sh: all passed"

@@ -51,5 +51,9 @@ for svc in nginx ssh postgresql redis-server mosquitto; do
         systemctl stop "$svc" || true
     fi
 done
-pkill -x nginx 2>/dev/null || true
+# Without systemd, the package's postinst may have started nginx itself: stop
+# that one (its pid file), not anybody else's nginx on the machine.
+if [ -s /run/nginx.pid ] && kill -0 "$(cat /run/nginx.pid)" 2>/dev/null; then
+    /usr/sbin/nginx -s quit 2>/dev/null || kill "$(cat /run/nginx.pid)" 2>/dev/null || true
+fi
 echo "install-deps: ok"

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# Fuzzes sift-core's TLS ClientHello parser and fingerprints.
-#   scripts/fuzz.sh [SECONDS]     (default 60)
-# Installs cargo-fuzz if missing, seeds the corpus from the TLS test vectors
-# and runs the `clienthello` target under libFuzzer with the nightly
-# toolchain. Crashes land in fuzz/artifacts/clienthello/.
+# Fuzzes sift-core with libFuzzer (nightly toolchain):
+#   scripts/fuzz.sh [SECONDS] [TARGET]   (default 60 s, target clienthello)
+# Targets: clienthello (TLS parser and fingerprints), protocol (protocol
+# detection and detail extractors). Installs cargo-fuzz if missing, seeds
+# the corpus, and runs. Crashes land in fuzz/artifacts/TARGET/.
 set -euo pipefail
 seconds="${1:-60}"
+target="${2:-clienthello}"
 cd "$(dirname "$0")/.."
 
 if ! cargo +nightly --version >/dev/null 2>&1; then
@@ -17,7 +18,10 @@ if ! cargo fuzz --version >/dev/null 2>&1; then
 fi
 
 bash fuzz/seed.sh
+mkdir -p fuzz/corpus/protocol
+# The protocol corpus starts from the hellos too (tls) and grows by itself.
+cp -n fuzz/corpus/clienthello/* fuzz/corpus/protocol/ 2>/dev/null || true
 # -max_len: room for a hello split over many records; -timeout: a single
 # input taking over 10 s is a bug.
-cargo +nightly fuzz run clienthello fuzz/corpus/clienthello -- \
+cargo +nightly fuzz run "$target" "fuzz/corpus/$target" -- \
     -max_total_time="$seconds" -max_len=24576 -timeout=10 -print_final_stats=1

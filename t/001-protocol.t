@@ -207,3 +207,16 @@ ok
 sift-access proto=tls status=200
 --- no_error_log
 [alert]
+
+
+
+=== TEST 14: with sift off, access rules do not make up a protocol
+--- stream_server_config
+    sift off;
+    sift_allow all;
+    return "[$sift_protocol] $sift_access";
+--- stream_response chomp
+[] allowed
+--- no_error_log
+[error]
+[alert]

@@ -68,6 +68,11 @@ fn found(value: Option<&[u8]>) -> VariableValue<'_> {
 /// `$sift_protocol`: `tls`, `http`, `ssh`, ..., `unknown`, `timeout`,
 /// `closed`; empty when sift is off.
 fn protocol<'s>(session: &mut Session<'s>) -> Lookup<'s> {
+    // The context also exists for access rules and rate limits, which work
+    // with sift off: only inspected sessions have a protocol.
+    if !session.srv_conf::<Sift>().is_enabled() || session.is_datagram() {
+        return Ok(VariableValue::NotFound);
+    }
     let Some(ctx) = session.ctx::<Sift>() else {
         return Ok(VariableValue::NotFound);
     };

@@ -8,9 +8,10 @@
 #   scripts/bench.sh 3s             # shorter
 #   scripts/bench.sh 10s --micro    # then sift-core's criterion microbench
 #
-# Options: DURATION (first argument, e.g. 10s), --rounds N (default 2),
+# Options: DURATION (first argument, e.g. 10s), --rounds N (default 3),
 # --warmup D (default 2s), --concurrency N (default 64), --cases a,b,...,
-# --payloads chromium,curl, --no-pin, --no-rps, --micro.
+# --payloads chromium,curl, --no-pin, --no-rps, --micro, --report (only
+# print the table of the last run again).
 # Environment: SIFT_BENCH_PORT (first port, default 18400),
 # SIFT_BENCH_NGINX_CPU / SIFT_BENCH_LOADGEN_CPU (default 0 / 1),
 # SIFT_BENCH_MODULE (a prebuilt ngx_stream_sift_module.so: skip the build),
@@ -24,16 +25,18 @@ cd "$top"
 
 duration=10s
 warmup=2s
-rounds=2
+rounds=3
 concurrency=64
 pin=1
 rps=1
 micro=0
+report_only=0
 only_cases=
 only_payloads=
 while [ $# -gt 0 ]; do
     case "$1" in
         --micro) micro=1 ;;
+        --report) report_only=1 ;;
         --no-pin) pin=0 ;;
         --no-rps) rps=0 ;;
         --rounds) rounds=$2; shift ;;
@@ -41,7 +44,7 @@ while [ $# -gt 0 ]; do
         --concurrency) concurrency=$2; shift ;;
         --cases) only_cases=$2; shift ;;
         --payloads) only_payloads=$2; shift ;;
-        -h | --help) sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h | --help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
         -*) echo "bench: unknown option $1" >&2; exit 2 ;;
         *) duration=$1 ;;
     esac
@@ -57,6 +60,119 @@ loadgen_cpu=${SIFT_BENCH_LOADGEN_CPU:-1}
 
 say() { printf '==> %s\n' "$*"; }
 note() { printf '    %s\n' "$*"; }
+
+# --- cases ------------------------------------------------------------------
+# name | server-block directives | what the answer must start with
+# (@SNI@ is the payload's server_name).
+all_cases=(
+    'plain|return "x";|x'
+    'ssl_preread|ssl_preread on; return $ssl_preread_server_name;|@SNI@'
+    'njs|js_preread sni.preread; return $njs_sni;|@SNI@'
+    'sift_protocol|sift on; return $sift_protocol;|tls'
+    'sift_sni|sift on; return $sift_tls_sni;|@SNI@'
+    'sift_ja4|sift on; return $sift_ja4;|t13d'
+)
+run_order="plain njs sift_protocol ssl_preread sift_sni sift_ja4"
+# name | hex file | SNI inside it
+all_payloads=(
+    'chromium|bench/payloads/chromium.hex|localhost'
+    'curl|bench/payloads/curl.hex|localhost'
+)
+
+wanted() { # wanted NAME LIST: LIST empty or NAME in the comma list
+    [ -z "$2" ] || [[ ",$2," == *",$1,"* ]]
+}
+
+
+# --- report -------------------------------------------------------------------
+# Prints the table and the targets from $results (all runs of this invocation).
+report() {
+    say "results ($rounds round(s); conn/s: best valid run; ratios to ssl_preread with the same payload)"
+    # Per payload and case: the best conn/s among the runs where nginx was the
+    # bottleneck (or among all runs, marked "void", if there was none such).
+    # Also per round (valid runs only), for the median of the per-round ratios.
+    best_awk='
+        NR == 1 { next }
+        $4 > 0 && ($15 || !anyvalid[$3, $2]) {
+            if ($15 && !anyvalid[$3, $2]) { anyvalid[$3, $2] = 1; best[$3, $2] = "" }
+            if (best[$3, $2] == "" || $4 > best[$3, $2]) { best[$3, $2] = $4; row[$3, $2] = $0 }
+        }
+        $4 > 0 && $15 && $4 > inround[$1, $3, $2] { inround[$1, $3, $2] = $4; if ($1 > nrounds) nrounds = $1 }
+        function median_ratio(p, c,    r, n, v, i, j, t) {
+            n = 0
+            for (r = 1; r <= nrounds; r++)
+                if (inround[r, p, c] > 0 && inround[r, p, "ssl_preread"] > 0)
+                    v[++n] = inround[r, p, c] / inround[r, p, "ssl_preread"]
+            if (n == 0) return "-"
+            for (i = 2; i <= n; i++) { t = v[i]; for (j = i - 1; j >= 1 && v[j] > t; j--) v[j + 1] = v[j]; v[j + 1] = t }
+            return sprintf("%.3f", n % 2 ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2)
+        }
+    '
+    table=$prefix/results/table.md
+    {
+        echo "| case | payload | conn/s (best) | all runs | vs ssl_preread (median of rounds) | vs ssl_preread (best runs) | errors | p99 ms | nginx worker us/conn | worker CPU | nginx CPU busy | loadgen CPU busy |"
+        echo "| --- | --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+        for p in "${payloads[@]}"; do
+            IFS='|' read -r pname _ _ <<< "$p"
+            for c in "${all_cases[@]}"; do
+                IFS='|' read -r name _ _ <<< "$c"
+                wanted "$name" "$only_cases" || continue
+                awk -F'\t' -v c="$name" -v p="$pname" "$best_awk"'
+                    $3 == p && $2 == c {
+                        n++; all = all (n > 1 ? ", " : "") sprintf("%.0f%s", $4, $15 ? "" : " (void)")
+                        err += ($6 < 0 ? 0 : $6)
+                    }
+                    END {
+                        if (n == 0) exit
+                        b = best[p, c]
+                        if (b == "") { printf "| %s | %s | failed | %s | | | | | | | | |\n", c, p, all; exit }
+                        split(row[p, c], r, "\t")
+                        base = best[p, "ssl_preread"]
+                        ratio = base > 0 ? sprintf("%.3f", b / base) : "-"
+                        printf "| %s | %s | %.0f%s | %s | %s | %s | %d | %.2f | %s | %s%% | %s%% | %s%% |\n",
+                            c, p, b, anyvalid[p, c] ? "" : " (void)", all, median_ratio(p, c), ratio, err,
+                            r[8] / 1000, r[10], r[9], r[12], r[13]
+                    }' "$results"
+            done
+        done
+        for s in "${skipped[@]}"; do
+            IFS='|' read -r name reason <<< "$s"
+            echo "| $name | all | not run | | | | | | | | | |"
+        done
+    } > "$table"
+    cat "$table"
+    for s in "${skipped[@]}"; do
+        IFS='|' read -r name reason <<< "$s"
+        echo "  not run: $name: $reason"
+    done
+
+    say "targets (on the median of per-round ratios: each round's run against that round's ssl_preread)"
+    targets=('sift_sni|0.97' 'sift_ja4|0.95' 'sift_protocol|0.98')
+    for t in "${targets[@]}"; do
+        IFS='|' read -r name want <<< "$t"
+        for p in "${payloads[@]}"; do
+            IFS='|' read -r pname _ _ <<< "$p"
+            awk -F'\t' -v c="$name" -v p="$pname" -v want="$want" "$best_awk"'
+                END {
+                    b = best[p, c]; base = best[p, "ssl_preread"]; m = median_ratio(p, c)
+                    if (m == "-") { printf "  SKIP  %-14s %-9s >= %.2f x ssl_preread: no round with valid runs of both\n", c, p, want; exit }
+                    printf "  %-5s %-14s %-9s >= %.2f x ssl_preread: %s, median of per-round ratios (best runs: %.0f vs %.0f conn/s = %.3f)\n",
+                        (m + 0 >= want ? "PASS" : "FAIL"), c, p, want, m, b, base, b / base
+                }' "$results"
+        done
+    done
+    note "raw runs: $results; loadgen output: $prefix/results/loadgen.log"
+}
+
+if [ "$report_only" -eq 1 ]; then
+    results=$prefix/results/runs.tsv
+    payloads=("${all_payloads[@]}")
+    skipped=()
+    [ -s "$results" ] || { echo "bench: no $results to report on" >&2; exit 1; }
+    rounds=$(awk -F'\t' 'NR > 1 && $1 > n { n = $1 } END { print n + 0 }' "$results")
+    report
+    exit 0
+fi
 
 # --- what the benchmark needs --------------------------------------------
 if [ ! -x "$nginx" ] || [ ! -f "$modules/ngx_stream_module.so" ] \
@@ -155,26 +271,6 @@ else
 fi
 
 # --- cases ------------------------------------------------------------------
-# name | server-block directives | what the answer must start with
-# (@SNI@ is the payload's server_name).
-all_cases=(
-    'plain|return "x";|x'
-    'ssl_preread|ssl_preread on; return $ssl_preread_server_name;|@SNI@'
-    'njs|js_preread sni.preread; return $njs_sni;|@SNI@'
-    'sift_protocol|sift on; return $sift_protocol;|tls'
-    'sift_sni|sift on; return $sift_tls_sni;|@SNI@'
-    'sift_ja4|sift on; return $sift_ja4;|t13d'
-)
-# name | hex file | SNI inside it
-all_payloads=(
-    'chromium|bench/payloads/chromium.hex|localhost'
-    'curl|bench/payloads/curl.hex|localhost'
-)
-
-wanted() { # wanted NAME LIST: LIST empty or NAME in the comma list
-    [ -z "$2" ] || [[ ",$2," == *",$1,"* ]]
-}
-
 conf_head() { # conf_head WITH_SIFT
     echo "load_module $modules/ngx_stream_module.so;"
     [ "$have_njs" -eq 0 ] || echo "load_module $modules/ngx_stream_js_module.so;"
@@ -352,6 +448,9 @@ measure_once() { # measure_once ROUND NAME PORT EXPECT PAYLOAD_NAME FILE
         [ $((ncore - ncpu)) -gt 10 ] || valid=1
         [ "$valid" -eq 1 ] || flag+="  (void: CPU$nginx_cpu shared with other processes)"
     fi
+    if [ "$lcore" != - ] && [ "$lcore" -ge 95 ]; then
+        flag+="  (the load generator's CPU was saturated)"
+    fi
     [ "$bg" -le 10 ] || flag+="  (machine ${bg}% busy before the run)"
     printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$round" "$name" "$pname" \
         "$cps" "$total" "$errors" "$p50" "$p99" "$ncpu" "$us" "$lcpu" "$ncore" "$lcore" "$bg" "$valid" >> "$results"
@@ -378,11 +477,19 @@ run_case() {
 : > "$prefix/results/loadgen.log"
 for round in $(seq "$rounds"); do
     say "round $round of $rounds"
-    # Alternate the order, so no case always runs first or last.
-    order=("${cases[@]}")
+    # Run order: the baseline in the middle, next to the sift cases, so each
+    # ratio compares runs close in time; reversed every other round, so no
+    # case always runs first or last.
+    order=()
+    for name in $run_order; do
+        for c in "${cases[@]}"; do
+            [[ $c == "$name|"* ]] && order+=("$c")
+        done
+    done
     if [ $((round % 2)) -eq 0 ]; then
-        order=()
-        for ((i = ${#cases[@]} - 1; i >= 0; i--)); do order+=("${cases[$i]}"); done
+        rev=()
+        for ((i = ${#order[@]} - 1; i >= 0; i--)); do rev+=("${order[$i]}"); done
+        order=("${rev[@]}")
     fi
     for p in "${payloads[@]}"; do
         IFS='|' read -r pname pfile psni <<< "$p"
@@ -399,71 +506,7 @@ if [ -s "$prefix/logs/error.log" ]; then
     tail -3 "$prefix/logs/error.log" | sed 's/^/    /'
 fi
 
-# --- report -------------------------------------------------------------------
-say "results (best of $rounds round(s) per case; ratio to ssl_preread with the same payload)"
-# Per payload and case: the best conn/s among the runs where nginx was the
-# bottleneck (or among all runs, marked "void", if there was none such).
-best_awk='
-    NR == 1 { next }
-    $4 > 0 && ($15 || !anyvalid[$3, $2]) {
-        if ($15 && !anyvalid[$3, $2]) { anyvalid[$3, $2] = 1; best[$3, $2] = "" }
-        if (best[$3, $2] == "" || $4 > best[$3, $2]) { best[$3, $2] = $4; row[$3, $2] = $0 }
-    }
-'
-table=$prefix/results/table.md
-{
-    echo "| case | payload | conn/s (best) | all runs | vs ssl_preread | errors | p99 ms | nginx worker us/conn | worker CPU | nginx CPU busy | loadgen CPU busy |"
-    echo "| --- | --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
-    for p in "${payloads[@]}"; do
-        IFS='|' read -r pname _ _ <<< "$p"
-        for c in "${all_cases[@]}"; do
-            IFS='|' read -r name _ _ <<< "$c"
-            wanted "$name" "$only_cases" || continue
-            awk -F'\t' -v c="$name" -v p="$pname" "$best_awk"'
-                $3 == p && $2 == c {
-                    n++; all = all (n > 1 ? ", " : "") sprintf("%.0f%s", $4, $15 ? "" : " (void)")
-                    err += ($6 < 0 ? 0 : $6)
-                }
-                END {
-                    if (n == 0) exit
-                    b = best[p, c]
-                    if (b == "") { printf "| %s | %s | failed | %s | | | | | | | |\n", c, p, all; exit }
-                    split(row[p, c], r, "\t")
-                    base = best[p, "ssl_preread"]
-                    ratio = base > 0 ? sprintf("%.3f", b / base) : "-"
-                    printf "| %s | %s | %.0f%s | %s | %s | %d | %.2f | %s | %s%% | %s%% | %s%% |\n",
-                        c, p, b, anyvalid[p, c] ? "" : " (void)", all, ratio, err, r[8] / 1000, r[10], r[9], r[12], r[13]
-                }' "$results"
-        done
-    done
-    for s in "${skipped[@]}"; do
-        IFS='|' read -r name reason <<< "$s"
-        echo "| $name | all | not run | | | | | | | | |"
-    done
-} > "$table"
-cat "$table"
-for s in "${skipped[@]}"; do
-    IFS='|' read -r name reason <<< "$s"
-    echo "  not run: $name: $reason"
-done
-
-say "targets"
-targets=('sift_sni|0.97' 'sift_ja4|0.95' 'sift_protocol|0.98')
-for t in "${targets[@]}"; do
-    IFS='|' read -r name want <<< "$t"
-    for p in "${payloads[@]}"; do
-        IFS='|' read -r pname _ _ <<< "$p"
-        awk -F'\t' -v c="$name" -v p="$pname" -v want="$want" "$best_awk"'
-            END {
-                b = best[p, c]; base = best[p, "ssl_preread"]
-                if (b == "" || base == "") { printf "  SKIP  %-14s %-9s >= %.2f x ssl_preread: not run\n", c, p, want; exit }
-                r = b / base
-                void = (anyvalid[p, c] && anyvalid[p, "ssl_preread"]) ? "" : " (from void runs)"
-                printf "  %-5s %-14s %-9s >= %.2f x ssl_preread: %.3f (%.0f vs %.0f conn/s)%s\n", (r >= want ? "PASS" : "FAIL"), c, p, want, r, b, base, void
-            }' "$results"
-    done
-done
-note "raw runs: $results; loadgen output: $prefix/results/loadgen.log"
+report
 
 if [ "$micro" -eq 1 ]; then
     say "microbenchmark: cargo bench -p sift-core --bench clienthello"

@@ -125,6 +125,13 @@ fn errno() -> io::Error {
     io::Error::last_os_error()
 }
 
+/// The connection was made and then closed by the server (as opposed to a
+/// connection that never came about).
+fn closed_by_peer(e: &io::Error) -> bool {
+    matches!(e.raw_os_error(), Some(libc::EPIPE) | Some(libc::ECONNRESET))
+        || e.raw_os_error().is_none()
+}
+
 fn would_block(e: &io::Error) -> bool {
     matches!(
         e.raw_os_error(),
@@ -357,8 +364,10 @@ impl<'a> Engine<'a> {
             State::Connecting => {
                 if events & (libc::EPOLLERR | libc::EPOLLHUP) as u32 != 0 {
                     let e = self.socket_error(i);
-                    self.fail(i, Failure::Connect, format!("connect: {e}"));
-                    return;
+                    if !closed_by_peer(&e) {
+                        self.fail(i, Failure::Connect, format!("connect: {e}"));
+                        return;
+                    }
                 }
                 match self.send(i) {
                     Send::Done => {
@@ -368,6 +377,13 @@ impl<'a> Engine<'a> {
                         }
                     }
                     Send::WouldBlock => {}
+                    // Connected, but the server has already answered and
+                    // closed (a server that does not wait for the payload):
+                    // its answer may be waiting to be read.
+                    Send::Failed(e) if closed_by_peer(&e) => {
+                        self.slots[i].state = State::Reading;
+                        self.read(i);
+                    }
                     Send::Failed(e) => self.fail(i, Failure::Connect, format!("send: {e}")),
                 }
             }
@@ -522,5 +538,104 @@ impl<'a> Engine<'a> {
                 self.fail(i, Failure::Timeout, detail);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{Read, Write};
+    use std::net::{SocketAddrV4, TcpListener};
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    use std::thread;
+
+    /// A server that reads `want` bytes, answers `answer` and closes.
+    fn serve(want: usize, answer: &'static [u8]) -> (SocketAddrV4, Arc<AtomicBool>) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let std::net::SocketAddr::V4(addr) = listener.local_addr().unwrap() else {
+            unreachable!()
+        };
+        listener.set_nonblocking(true).unwrap();
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        thread::spawn(move || {
+            while !flag.load(Ordering::Relaxed) {
+                match listener.accept() {
+                    Ok((mut s, _)) => {
+                        s.set_nonblocking(false).unwrap();
+                        let mut buf = vec![0u8; want];
+                        if s.read_exact(&mut buf).is_ok() {
+                            let _ = s.write_all(answer);
+                        }
+                    }
+                    Err(_) => thread::sleep(Duration::from_millis(1)),
+                }
+            }
+        });
+        (addr, stop)
+    }
+
+    fn config(addr: SocketAddrV4, expect: &[u8]) -> Config {
+        Config {
+            addr,
+            payload: b"hello, server".to_vec(),
+            payload_name: "test".into(),
+            concurrency: 4,
+            threads: 1,
+            duration: Duration::from_millis(300),
+            warmup: Duration::ZERO,
+            timeout: Duration::from_secs(2),
+            expect: Some(expect.to_vec()),
+            name: "test".into(),
+            server_pid: None,
+        }
+    }
+
+    fn run(cfg: &Config) -> Tally {
+        let now = Instant::now();
+        let plan = Plan {
+            measure_from: now,
+            end: now + cfg.duration,
+        };
+        Engine::new(cfg, cfg.concurrency, plan)
+            .unwrap()
+            .run()
+            .unwrap()
+    }
+
+    #[test]
+    fn counts_answers() {
+        let (addr, stop) = serve(13, b"tls");
+        let tally = run(&config(addr, b"tls"));
+        stop.store(true, Ordering::Relaxed);
+        assert!(tally.ok > 10, "only {} connections", tally.ok);
+        assert_eq!(tally.errors(), 0, "{:?}", tally.samples);
+        assert_eq!(tally.latencies_us.len() as u64, tally.ok);
+    }
+
+    #[test]
+    fn counts_wrong_answers_as_errors() {
+        let (addr, stop) = serve(13, b"http");
+        let tally = run(&config(addr, b"tls"));
+        stop.store(true, Ordering::Relaxed);
+        assert_eq!(tally.ok, 0);
+        assert!(tally.mismatches > 0);
+    }
+
+    #[test]
+    fn counts_refused_connections() {
+        // Bind and drop: nothing listens on this port any more.
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let tally = run(&config(
+            SocketAddrV4::new([127, 0, 0, 1].into(), port),
+            b"tls",
+        ));
+        assert_eq!(tally.ok, 0);
+        assert!(tally.connect_errors > 0);
     }
 }

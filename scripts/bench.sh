@@ -19,6 +19,8 @@
 #
 # Always exits 0 once the cases have run: targets print PASS/FAIL, they do
 # not fail the script.
+
+# shellcheck disable=SC2016 # nginx variables and awk programs in single quotes
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
@@ -82,7 +84,6 @@ all_payloads=(
 wanted() { # wanted NAME LIST: LIST empty or NAME in the comma list
     [ -z "$2" ] || [[ ",$2," == *",$1,"* ]]
 }
-
 
 # --- report -------------------------------------------------------------------
 # Prints the table and the targets from $results (all runs of this invocation).
@@ -155,6 +156,7 @@ report() {
             awk -F'\t' -v c="$name" -v p="$pname" -v want="$want" "$best_awk"'
                 END {
                     b = best[p, c]; base = best[p, "ssl_preread"]; m = median_ratio(p, c)
+                    if (b == "" || base == "") { printf "  SKIP  %-14s %-9s >= %.2f x ssl_preread: not run\n", c, p, want; exit }
                     if (m == "-") { printf "  SKIP  %-14s %-9s >= %.2f x ssl_preread: no round with valid runs of both\n", c, p, want; exit }
                     printf "  %-5s %-14s %-9s >= %.2f x ssl_preread: %s, median of per-round ratios (best runs: %.0f vs %.0f conn/s = %.3f)\n",
                         (m + 0 >= want ? "PASS" : "FAIL"), c, p, want, m, b, base, b / base
@@ -270,7 +272,7 @@ else
     fi
 fi
 
-# --- cases ------------------------------------------------------------------
+# --- nginx configuration ----------------------------------------------------
 conf_head() { # conf_head WITH_SIFT
     echo "load_module $modules/ngx_stream_module.so;"
     [ "$have_njs" -eq 0 ] || echo "load_module $modules/ngx_stream_js_module.so;"
@@ -307,7 +309,7 @@ for c in "${all_cases[@]}"; do
         [[ $name != sift_* ]] || with_sift=1
         { conf_head "$with_sift"; echo "$server"; echo "}"; } > "$prefix/conf/check.conf"
         if ! out=$("$nginx" -p "$prefix" -c conf/check.conf -t -q 2>&1); then
-            reason=$(echo "$out" | grep -m1 emerg | sed 's/^nginx: //; s/ in .*check.conf:[0-9]*//')
+            reason=$(echo "$out" | grep -m1 emerg | sed 's/^nginx: //; s/^.*\[emerg\] [0-9#]*: //; s/ in .*check.conf:[0-9]*//')
             [ -n "$reason" ] || reason=$(echo "$out" | head -1)
         fi
     fi
@@ -405,9 +407,9 @@ fi
 valid=0
 measure_once() { # measure_once ROUND NAME PORT EXPECT PAYLOAD_NAME FILE
     local round=$1 name=$2 port=$3 expect=$4 pname=$5 file=$6
-    local bg out line cps total errors p50 p99 lcpu ncpu ncore lcore us try flag
+    local bg out line cps total errors p50 p99 lcpu ncpu ncore lcore us flag
     valid=0
-    for try in 1 2 3; do
+    for _ in 1 2 3; do
         start_nginx
         bg=$(wait_quiet)
         out=$("${pin_loadgen[@]}" "$loadgen" --addr "127.0.0.1:$port" --payload "$file" \
@@ -507,6 +509,10 @@ if [ -s "$prefix/logs/error.log" ]; then
 fi
 
 report
+stamp=$(date -u +%Y%m%d-%H%M%S)
+cp "$results" "$prefix/results/runs-$stamp.tsv"
+cp "$prefix/results/table.md" "$prefix/results/table-$stamp.md"
+note "kept as $prefix/results/runs-$stamp.tsv and table-$stamp.md"
 
 if [ "$micro" -eq 1 ]; then
     say "microbenchmark: cargo bench -p sift-core --bench clienthello"

@@ -19,10 +19,7 @@ use core::fmt::{self, Write};
 use sha2::{Digest, Sha256};
 
 use super::hello::{ClientHello, MAX_CIPHER_SUITES, MAX_EXTENSIONS};
-use super::text::{
-    hex_digit, hex_prefix, write_decimal, write_hex4, write_joined, DigestWriter, Fingerprint,
-    FixedWriter,
-};
+use super::text::{hex_digit, write_decimal, write_hex4, write_joined, Fingerprint, FixedWriter};
 use super::values::{extension, is_grease, version};
 
 /// A hashed JA4 (`ja4` or `ja4_o`): always 36 ASCII characters.
@@ -81,28 +78,118 @@ fn write_prefix(hello: &ClientHello<'_>, out: &mut FixedWriter<10>) -> fmt::Resu
     out.push_ascii(&alpn_code(hello))
 }
 
+/// The hashed forms are built from bytes, without `core::fmt`: they are
+/// what a server computes per connection (`$sift_ja4`), and formatting was
+/// most of their cost. The `_r` forms below share the lists' definitions
+/// and are checked against the same vectors.
 fn hashed(hello: &ClientHello<'_>, order: Order) -> Ja4 {
-    let cipher_hash = if ciphers(hello).next().is_some() {
-        hash12(|digest| write_ciphers(hello, order, digest))
-    } else {
-        Fingerprint::ZEROS
-    };
-    let extension_hash = if has_listed_extensions(hello, order) {
-        hash12(|digest| write_extensions_and_signatures(hello, order, digest))
-    } else {
-        Fingerprint::ZEROS
-    };
-    let mut out = FixedWriter::new();
-    let written = write!(
-        out,
-        "{}_{}_{}",
-        ja4_prefix(hello),
-        cipher_hash,
-        extension_hash
-    );
-    match written {
-        Ok(()) => out.finish().unwrap_or(Fingerprint::ZEROS),
-        Err(fmt::Error) => Fingerprint::ZEROS,
+    // `a` (10) _ `b` (12) _ `c` (12); an empty list hashes to all zeros.
+    let mut out = [b'0'; 36];
+    copy_into(&mut out, 0, ja4_prefix(hello).as_bytes());
+    copy_into(&mut out, 10, b"_");
+    copy_into(&mut out, 23, b"_");
+
+    if ciphers(hello).next().is_some() {
+        let mut digest = HexListDigest::new();
+        match order {
+            Order::Original => ciphers(hello).for_each(|suite| digest.value(suite)),
+            Order::Sorted => sorted_into(&mut [0; MAX_CIPHER_SUITES], ciphers(hello))
+                .iter()
+                .for_each(|&suite| digest.value(suite)),
+        }
+        copy_into(&mut out, 11, &digest.finish12());
+    }
+    if has_listed_extensions(hello, order) {
+        let mut digest = HexListDigest::new();
+        match order {
+            Order::Original => extension_types(hello).for_each(|ext| digest.value(ext)),
+            Order::Sorted => sorted_into(&mut [0; MAX_EXTENSIONS], sorted_extension_types(hello))
+                .iter()
+                .for_each(|&ext| digest.value(ext)),
+        }
+        if signature_algorithms(hello).next().is_some() {
+            digest.next_list();
+            signature_algorithms(hello).for_each(|scheme| digest.value(scheme));
+        }
+        copy_into(&mut out, 24, &digest.finish12());
+    }
+    Fingerprint::from_ascii(out)
+}
+
+fn copy_into(out: &mut [u8; 36], at: usize, bytes: &[u8]) {
+    if let Some(place) = out.get_mut(at..at.saturating_add(bytes.len())) {
+        place.copy_from_slice(bytes);
+    }
+}
+
+/// SHA-256 of comma-joined four-digit hex values (lists separated by `_`),
+/// fed through a small stack buffer: one `update` per buffer-full.
+struct HexListDigest {
+    hasher: Sha256,
+    buffer: [u8; 256],
+    len: usize,
+    first_in_list: bool,
+}
+
+impl HexListDigest {
+    fn new() -> Self {
+        Self {
+            hasher: Sha256::new(),
+            buffer: [0; 256],
+            len: 0,
+            first_in_list: true,
+        }
+    }
+
+    #[inline]
+    fn bytes(&mut self, bytes: &[u8]) {
+        if self.len.saturating_add(bytes.len()) > self.buffer.len() {
+            if let Some(full) = self.buffer.get(..self.len) {
+                self.hasher.update(full);
+            }
+            self.len = 0;
+        }
+        let end = self.len.saturating_add(bytes.len());
+        if let Some(place) = self.buffer.get_mut(self.len..end) {
+            place.copy_from_slice(bytes);
+            self.len = end;
+        }
+    }
+
+    #[inline]
+    fn value(&mut self, value: u16) {
+        let [high, low] = value.to_be_bytes();
+        let item = [
+            b',',
+            hex_digit(high >> 4),
+            hex_digit(high),
+            hex_digit(low >> 4),
+            hex_digit(low),
+        ];
+        let skip = usize::from(self.first_in_list);
+        self.first_in_list = false;
+        self.bytes(item.get(skip..).unwrap_or_default());
+    }
+
+    fn next_list(&mut self) {
+        self.bytes(b"_");
+        self.first_in_list = true;
+    }
+
+    /// The first 12 hex digits of the digest.
+    fn finish12(&mut self) -> [u8; HASH_LEN] {
+        if let Some(rest) = self.buffer.get(..self.len) {
+            self.hasher.update(rest);
+        }
+        let digest = core::mem::take(&mut self.hasher).finalize();
+        let mut out = [b'0'; HASH_LEN];
+        for (pair, &byte) in out.chunks_exact_mut(2).zip(digest.iter()) {
+            if let [high, low] = pair {
+                *high = hex_digit(byte >> 4);
+                *low = hex_digit(byte);
+            }
+        }
+        out
     }
 }
 
@@ -114,14 +201,6 @@ fn write_raw<W: Write + ?Sized>(hello: &ClientHello<'_>, order: Order, out: &mut
     write_extensions_and_signatures(hello, order, out)
 }
 
-/// SHA-256 of what `write` produces, first 12 hex digits.
-fn hash12(write: impl FnOnce(&mut DigestWriter<Sha256>) -> fmt::Result) -> Fingerprint<HASH_LEN> {
-    let mut digest = DigestWriter(Sha256::new());
-    // Writing into a digest cannot fail.
-    let _ = write(&mut digest);
-    hex_prefix(&digest.0.finalize()).unwrap_or(Fingerprint::ZEROS)
-}
-
 fn write_ciphers<W: Write + ?Sized>(
     hello: &ClientHello<'_>,
     order: Order,
@@ -130,8 +209,9 @@ fn write_ciphers<W: Write + ?Sized>(
     match order {
         Order::Original => write_hex_list(out, ciphers(hello)),
         Order::Sorted => {
-            let sorted = SortedValues::<MAX_CIPHER_SUITES>::collect(ciphers(hello));
-            write_hex_list(out, sorted.as_slice().iter().copied())
+            let mut buffer = [0; MAX_CIPHER_SUITES];
+            let sorted = sorted_into(&mut buffer, ciphers(hello));
+            write_hex_list(out, sorted.iter().copied())
         }
     }
 }
@@ -146,8 +226,9 @@ fn write_extensions_and_signatures<W: Write + ?Sized>(
     match order {
         Order::Original => write_hex_list(out, extension_types(hello))?,
         Order::Sorted => {
-            let sorted = SortedValues::<MAX_EXTENSIONS>::collect(sorted_extension_types(hello));
-            write_hex_list(out, sorted.as_slice().iter().copied())?;
+            let mut buffer = [0; MAX_EXTENSIONS];
+            let sorted = sorted_into(&mut buffer, sorted_extension_types(hello));
+            write_hex_list(out, sorted.iter().copied())?;
         }
     }
     if signature_algorithms(hello).next().is_some() {
@@ -240,29 +321,16 @@ fn alpn_code(hello: &ClientHello<'_>) -> [u8; 2] {
     }
 }
 
-/// Up to `N` values, sorted, on the stack. `N` matches the parse-time caps,
-/// so no value of a parsed hello is ever dropped.
-struct SortedValues<const N: usize> {
-    values: [u16; N],
-    len: usize,
-}
-
-impl<const N: usize> SortedValues<N> {
-    fn collect(source: impl Iterator<Item = u16>) -> Self {
-        let mut values = [0u16; N];
-        let mut len = 0;
-        for (slot, value) in values.iter_mut().zip(source) {
-            *slot = value;
-            len += 1;
-        }
-        let mut sorted = Self { values, len };
-        if let Some(filled) = sorted.values.get_mut(..len) {
-            filled.sort_unstable();
-        }
-        sorted
+/// Fills `buffer` from `source` and sorts what it holds. The buffers are
+/// sized by the parse-time caps, so no value of a parsed hello is dropped;
+/// they are the caller's, so the array is never moved (copied) around.
+fn sorted_into(buffer: &mut [u16], source: impl Iterator<Item = u16>) -> &[u16] {
+    let mut len = 0;
+    for (slot, value) in buffer.iter_mut().zip(source) {
+        *slot = value;
+        len += 1;
     }
-
-    fn as_slice(&self) -> &[u16] {
-        self.values.get(..self.len).unwrap_or_default()
-    }
+    let filled = buffer.get_mut(..len).unwrap_or_default();
+    filled.sort_unstable();
+    filled
 }

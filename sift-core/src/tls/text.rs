@@ -11,6 +11,11 @@ const HEX_DIGITS: &[u8; 16] = b"0123456789abcdef";
 pub struct Fingerprint<const N: usize>([u8; N]);
 
 impl<const N: usize> Fingerprint<N> {
+    /// Wraps bytes the caller has made sure are ASCII.
+    pub(crate) const fn from_ascii(bytes: [u8; N]) -> Self {
+        Self(bytes)
+    }
+
     /// All `'0'`: the JA4 placeholder for an empty list, and the fallback
     /// should formatting ever fail.
     pub(crate) const ZEROS: Self = Self([b'0'; N]);
@@ -102,6 +107,7 @@ pub(crate) fn hex_prefix<const N: usize>(bytes: &[u8]) -> Option<Fingerprint<N>>
     out.finish()
 }
 
+#[inline]
 pub(crate) fn hex_digit(nibble: u8) -> u8 {
     HEX_DIGITS
         .get(usize::from(nibble & 0x0f))

@@ -73,8 +73,13 @@ all_cases=(
     'sift_protocol|sift on; return $sift_protocol;|tls'
     'sift_sni|sift on; return $sift_tls_sni;|@SNI@'
     'sift_ja4|sift on; return $sift_ja4;|t13d'
+    # sift_sni plus 10 access rules (none matches until the last) and one rate
+    # limit that never refuses: the cost of rules and limits (issue target:
+    # >= 0.97 x sift_sni). The rules use SNI and protocol maps, not JA4, so
+    # that what is measured is the rules, not the fingerprint.
+    'sift_rules|sift on; sift_deny 10.0.0.0/8; sift_deny 172.16.0.0/12; sift_deny 192.168.0.0/16; sift_deny 198.51.100.7; sift_deny 203.0.113.0/24; sift_deny 2001:db8::/32; sift_deny unix:; sift_deny $bench_bad_sni; sift_deny $bench_not_tls; sift_allow all; sift_rate zone=bench_rate burst=1000000; return $sift_tls_sni;|@SNI@'
 )
-run_order="plain njs sift_protocol ssl_preread sift_sni sift_ja4"
+run_order="plain njs sift_protocol ssl_preread sift_sni sift_ja4 sift_rules"
 # name | hex file | SNI inside it
 all_payloads=(
     'chromium|bench/payloads/chromium.hex|localhost'
@@ -99,11 +104,11 @@ report() {
             if (best[$3, $2] == "" || $4 > best[$3, $2]) { best[$3, $2] = $4; row[$3, $2] = $0 }
         }
         $4 > 0 && $15 && $4 > inround[$1, $3, $2] { inround[$1, $3, $2] = $4; if ($1 > nrounds) nrounds = $1 }
-        function median_ratio(p, c,    r, n, v, i, j, t) {
+        function median_ratio(p, c, bc,    r, n, v, i, j, t) {
             n = 0
             for (r = 1; r <= nrounds; r++)
-                if (inround[r, p, c] > 0 && inround[r, p, "ssl_preread"] > 0)
-                    v[++n] = inround[r, p, c] / inround[r, p, "ssl_preread"]
+                if (inround[r, p, c] > 0 && inround[r, p, bc] > 0)
+                    v[++n] = inround[r, p, c] / inround[r, p, bc]
             if (n == 0) return "-"
             for (i = 2; i <= n; i++) { t = v[i]; for (j = i - 1; j >= 1 && v[j] > t; j--) v[j + 1] = v[j]; v[j + 1] = t }
             return sprintf("%.3f", n % 2 ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2)
@@ -131,7 +136,7 @@ report() {
                         base = best[p, "ssl_preread"]
                         ratio = base > 0 ? sprintf("%.3f", b / base) : "-"
                         printf "| %s | %s | %.0f%s | %s | %s | %s | %d | %.2f | %s | %s%% | %s%% | %s%% |\n",
-                            c, p, b, anyvalid[p, c] ? "" : " (void)", all, median_ratio(p, c), ratio, err,
+                            c, p, b, anyvalid[p, c] ? "" : " (void)", all, median_ratio(p, c, "ssl_preread"), ratio, err,
                             r[8] / 1000, r[10], r[9], r[12], r[13]
                     }' "$results"
             done
@@ -148,18 +153,19 @@ report() {
     done
 
     say "targets (on the median of per-round ratios: each round's run against that round's ssl_preread)"
-    targets=('sift_sni|0.97' 'sift_ja4|0.95' 'sift_protocol|0.98')
+    targets=('sift_sni|0.97|ssl_preread' 'sift_ja4|0.95|ssl_preread'
+        'sift_protocol|0.98|ssl_preread' 'sift_rules|0.97|sift_sni')
     for t in "${targets[@]}"; do
-        IFS='|' read -r name want <<< "$t"
+        IFS='|' read -r name want base_case <<< "$t"
         for p in "${payloads[@]}"; do
             IFS='|' read -r pname _ _ <<< "$p"
-            awk -F'\t' -v c="$name" -v p="$pname" -v want="$want" "$best_awk"'
+            awk -F'\t' -v c="$name" -v p="$pname" -v want="$want" -v bc="$base_case" "$best_awk"'
                 END {
-                    b = best[p, c]; base = best[p, "ssl_preread"]; m = median_ratio(p, c)
-                    if (b == "" || base == "") { printf "  SKIP  %-14s %-9s >= %.2f x ssl_preread: not run\n", c, p, want; exit }
-                    if (m == "-") { printf "  SKIP  %-14s %-9s >= %.2f x ssl_preread: no round with valid runs of both\n", c, p, want; exit }
-                    printf "  %-5s %-14s %-9s >= %.2f x ssl_preread: %s, median of per-round ratios (best runs: %.0f vs %.0f conn/s = %.3f)\n",
-                        (m + 0 >= want ? "PASS" : "FAIL"), c, p, want, m, b, base, b / base
+                    b = best[p, c]; base = best[p, bc]; m = median_ratio(p, c, bc)
+                    if (b == "" || base == "") { printf "  SKIP  %-14s %-9s >= %.2f x %s: not run\n", c, p, want, bc; exit }
+                    if (m == "-") { printf "  SKIP  %-14s %-9s >= %.2f x %s: no round with valid runs of both\n", c, p, want, bc; exit }
+                    printf "  %-5s %-14s %-9s >= %.2f x %s: %s, median of per-round ratios (best runs: %.0f vs %.0f conn/s = %.3f)\n",
+                        (m + 0 >= want ? "PASS" : "FAIL"), c, p, want, bc, m, b, base, b / base
                 }' "$results"
         done
     done
@@ -285,6 +291,12 @@ events { worker_connections 4096; }
 stream {
 EOF
     [ "$have_njs" -eq 0 ] || printf '    js_import sni from sni.js;\n    js_set $njs_sni sni.server_name;\n'
+    # For sift_rules: what its rules and its rate limit look at.
+    [ "$1" -eq 0 ] || cat << 'SIFT_RULES'
+    map $sift_tls_sni $bench_bad_sni { hostnames; bad.example 1; *.bad.example 1; default 0; }
+    map $sift_protocol $bench_not_tls { tls 0; default 1; }
+    sift_rate_zone $binary_remote_addr zone=bench_rate:1m rate=1000000r/s;
+SIFT_RULES
 }
 
 cp bench/njs/sni.js "$prefix/conf/sni.js"

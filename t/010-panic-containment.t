@@ -9,6 +9,23 @@ our $StreamPort = $ENV{TEST_NGINX_STREAM_PORT} // ($Test::Nginx::Util::ServerPor
 plan skip_all => 'module built without test-hooks (set SIFT_TEST_HOOKS=1)'
     unless $ENV{SIFT_TEST_HOOKS};
 
+# Closed(data, err): the session ended without an answer, by FIN or by RST
+# (which of the two depends on whether nginx had unread bytes).
+add_block_preprocessor(sub {
+    my ($block) = @_;
+    $block->set_value('http_config', <<'_EOC_') unless defined $block->http_config;
+    init_by_lua_block {
+        function Closed(data, err)
+            if (data == '' or data == nil) and (err == nil or err == 'closed'
+                                                 or err == 'connection reset by peer') then
+                return 'closed without an answer'
+            end
+            return 'answered [' .. tostring(data) .. '] err=' .. tostring(err)
+        end
+    }
+_EOC_
+});
+
 repeat_each(1);
 plan tests => blocks() * 5;
 no_long_string();
@@ -24,17 +41,6 @@ __DATA__
 --- stream_server_config2
     sift on;
     return "[$sift_protocol]";
---- http_config
-    init_by_lua_block {
-        -- The session ends with FIN or RST, depending on unread bytes.
-        function Closed(data, err)
-            if (data == '' or data == nil) and (err == nil or err == 'closed'
-                                                 or err == 'connection reset by peer') then
-                return 'closed without an answer'
-            end
-            return 'answered [' .. tostring(data) .. '] err=' .. tostring(err)
-        end
-    }
 --- config eval
 "location = /panic {
     content_by_lua_block {
@@ -72,16 +78,6 @@ exited on signal
 --- stream_server_config2
     sift on;
     return "[$sift_protocol]";
---- http_config
-    init_by_lua_block {
-        function Closed(data, err)
-            if (data == '' or data == nil) and (err == nil or err == 'closed'
-                                                 or err == 'connection reset by peer') then
-                return 'closed without an answer'
-            end
-            return 'answered [' .. tostring(data) .. '] err=' .. tostring(err)
-        end
-    }
 --- config eval
 "location = /panicvar {
     content_by_lua_block {

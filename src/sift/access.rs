@@ -2,6 +2,8 @@
 //! inspection (so they can use sift's and `ssl_preread`'s variables). The
 //! first rule that matches decides; no match means allowed.
 
+use std::net::IpAddr;
+
 use sift_core::access::{parse_address_rule, AddressRule};
 
 use super::conf::SiftSrvConf;
@@ -31,9 +33,10 @@ pub struct AccessRule {
 }
 
 impl AccessRule {
-    fn matches(&self, session: &Session<'_>) -> bool {
+    /// `client` is the session's address, read once per evaluation.
+    fn matches(&self, session: &Session<'_>, client: Option<IpAddr>) -> bool {
         match &self.matcher {
-            Matcher::Address(rule) => rule.matches(session.client_ip()),
+            Matcher::Address(rule) => rule.matches(client),
             Matcher::Variable(index) => session
                 .variable(*index)
                 .is_some_and(|value| !value.is_empty() && value != b"0"),
@@ -70,8 +73,9 @@ impl AccessOutcome {
 
 /// Runs the rules in order for `session`.
 pub fn evaluate(rules: &[AccessRule], session: &Session<'_>, dry_run: bool) -> AccessOutcome {
+    let client = session.client_ip();
     for (index, rule) in rules.iter().enumerate() {
-        if rule.matches(session) {
+        if rule.matches(session, client) {
             return match (rule.action, dry_run) {
                 (Action::Allow, _) => AccessOutcome::Allowed(Some(index)),
                 (Action::Deny, false) => AccessOutcome::Denied(index),

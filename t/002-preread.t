@@ -5,7 +5,7 @@ use Test::Nginx::Socket::Lua::Stream;
 use SiftTest;
 
 our $ChromeHello = SiftTest::lua_bytes(SiftTest::hello('chrome'));
-our $StreamPort = $ENV{TEST_NGINX_STREAM_PORT} // ($Test::Nginx::Util::ServerPort + 1);
+SiftTest::setup();
 
 repeat_each(1);
 plan tests => repeat_each() * (blocks() * 4);
@@ -21,14 +21,7 @@ __DATA__
 --- config eval
 "location = /dribble {
     content_by_lua_block {
-        local hello = $::ChromeHello
-        local sock = ngx.socket.tcp()
-        assert(sock:connect('127.0.0.1', $::StreamPort))
-        for i = 1, #hello, 16 do
-            assert(sock:send(hello:sub(i, i + 15)))
-            ngx.sleep(0.01)
-        end
-        ngx.print(assert(sock:receive('*a')))
+        ngx.print(sift.talk($::ChromeHello, { piece = 16, pause = 0.01 }))
     }
 }"
 --- request
@@ -49,13 +42,7 @@ GET /dribble
 "location = /bytewise {
     content_by_lua_block {
         local banner = 'SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3\\r\\n'
-        local sock = ngx.socket.tcp()
-        assert(sock:connect('127.0.0.1', $::StreamPort))
-        for i = 1, #banner do
-            assert(sock:send(banner:sub(i, i)))
-            ngx.sleep(0.002)
-        end
-        ngx.print(assert(sock:receive('*a')))
+        ngx.print(sift.talk(banner, { piece = 1, pause = 0.002 }))
     }
 }"
 --- request
@@ -109,16 +96,10 @@ HTTP/1.1 204 No Content
 --- config eval
 "location = /close {
     content_by_lua_block {
-        local port = $::StreamPort
         for i = 1, 5 do
-            local sock = ngx.socket.tcp()
-            assert(sock:connect('127.0.0.1', port))
-            sock:close()
+            sift.connect():close()
         end
-        local sock = ngx.socket.tcp()
-        assert(sock:connect('127.0.0.1', port))
-        assert(sock:send('GET / HTTP/1.1\\r\\nHost: x\\r\\n\\r\\n'))
-        ngx.print(assert(sock:receive('*a')))
+        ngx.print(sift.talk('GET / HTTP/1.1\\r\\nHost: x\\r\\n\\r\\n'))
     }
 }"
 --- request
@@ -139,8 +120,7 @@ GET /close
 "location = /partial {
     content_by_lua_block {
         local hello = $::ChromeHello
-        local sock = ngx.socket.tcp()
-        assert(sock:connect('127.0.0.1', $::StreamPort))
+        local sock = sift.connect()
         assert(sock:send(hello:sub(1, 100)))
         ngx.sleep(0.05)
         sock:close()
@@ -165,9 +145,7 @@ closed
 --- config eval
 "location = /silent {
     content_by_lua_block {
-        local sock = ngx.socket.tcp()
-        sock:settimeout(3000)
-        assert(sock:connect('127.0.0.1', $::StreamPort))
+        local sock = sift.connect()
         local started = ngx.now()
         local data, err = sock:receive('*a')
         ngx.update_time()

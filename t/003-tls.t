@@ -3,11 +3,11 @@
 use lib 't/lib';
 use Test::Nginx::Socket::Lua::Stream;
 use SiftTest;
+SiftTest::setup();
 
 our $Hello = SiftTest::hello('curveball');
 our $Expected = SiftTest::expected('curveball');
 our $HelloLua = SiftTest::lua_bytes($Hello);
-our $StreamPort = $ENV{TEST_NGINX_STREAM_PORT} // ($Test::Nginx::Util::ServerPort + 1);
 
 our $AllVariables = <<'_EOC_';
     return "sni=$sift_tls_sni
@@ -58,8 +58,7 @@ main::all_expected()
 "location = /bytewise {
     content_by_lua_block {
         local hello = $::HelloLua
-        local sock = ngx.socket.tcp()
-        assert(sock:connect('127.0.0.1', $::StreamPort))
+        local sock = sift.connect()
         for i = 1, #hello do
             assert(sock:send(hello:sub(i, i)))
             if i % 64 == 0 then ngx.sleep(0.001) end

@@ -2,8 +2,9 @@
 # and the sift_timeout fallback for clients that wait for the server.
 use lib 't/lib';
 use Test::Nginx::Socket::Lua::Stream;
+use SiftTest;
+SiftTest::setup();
 
-our $StreamPort = $ENV{TEST_NGINX_STREAM_PORT} // ($Test::Nginx::Util::ServerPort + 1);
 
 # First bytes of each protocol, built from the protocols' specifications.
 our %Sample = (
@@ -58,10 +59,7 @@ my $lua = CORE::join "\n", map {
 $lua
         }
         for _, sample in ipairs(samples) do
-            local sock = ngx.socket.tcp()
-            assert(sock:connect('127.0.0.1', $::StreamPort))
-            assert(sock:send(sample[2]))
-            ngx.say(sample[1], ' -> ', assert(sock:receive('*a')))
+            ngx.say(sample[1], ' -> ', sift.talk(sample[2]))
         end
     }
 }"
@@ -103,8 +101,7 @@ PUT /api/v1/items?id=7 api.example.com
 --- config eval
 "location = /slowheaders {
     content_by_lua_block {
-        local sock = ngx.socket.tcp()
-        assert(sock:connect('127.0.0.1', $::StreamPort))
+        local sock = sift.connect()
         assert(sock:send('GET / HTTP/1.1\\r\\n'))
         ngx.sleep(0.05)
         assert(sock:send('Accept: */*\\r\\nHost: [2001:db8::1]:8080\\r\\n'))
@@ -183,9 +180,7 @@ mqtt client_id=sensor-42
 --- config eval
 "location = /silent {
     content_by_lua_block {
-        local sock = ngx.socket.tcp()
-        sock:settimeout(5000)
-        assert(sock:connect('127.0.0.1', $::StreamPort))
+        local sock = sift.connect()
         local started = ngx.now()
         local data = assert(sock:receive('*a'))
         ngx.update_time()
@@ -220,9 +215,7 @@ qr/\[info\] .*sift: no protocol decided in sift_timeout \(300ms, 0 bytes\)/
 --- config eval
 "location = /smtp {
     content_by_lua_block {
-        local sock = ngx.socket.tcp()
-        sock:settimeout(5000)
-        assert(sock:connect('127.0.0.1', $::StreamPort))
+        local sock = sift.connect()
         ngx.print(assert(sock:receive('*l')))
     }
 }"
@@ -243,11 +236,7 @@ GET /smtp
 --- config eval
 "location = /partial {
     content_by_lua_block {
-        local sock = ngx.socket.tcp()
-        sock:settimeout(5000)
-        assert(sock:connect('127.0.0.1', $::StreamPort))
-        assert(sock:send('GET /still-typing'))
-        ngx.print(assert(sock:receive('*a')))
+        ngx.print(sift.talk('GET /still-typing'))
     }
 }"
 --- request
@@ -269,8 +258,7 @@ GET /partial
 --- config eval
 "location = /close {
     content_by_lua_block {
-        local sock = ngx.socket.tcp()
-        assert(sock:connect('127.0.0.1', $::StreamPort))
+        local sock = sift.connect()
         sock:close()
         ngx.sleep(0.1)
         ngx.say('closed')

@@ -5,30 +5,11 @@ use lib 't/lib';
 use Test::Nginx::Socket::Lua::Stream;
 use SiftTest;
 
-our $StreamPort = $ENV{TEST_NGINX_STREAM_PORT} // ($Test::Nginx::Util::ServerPort + 1);
 our $Curveball = SiftTest::hello('curveball');
 our $CurveballJa4 = SiftTest::expected('curveball')->{ja4};
 our $Chrome = SiftTest::hello('chrome');
 
-# A Lua helper for the blocks that drive several connections.
-add_block_preprocessor(sub {
-    my ($block) = @_;
-    $block->set_value('http_config', <<'_EOC_') unless defined $block->http_config;
-    init_by_lua_block {
-        function talk(host, port, payload)
-            local sock = ngx.socket.tcp()
-            sock:settimeout(3000)
-            local ok, err = sock:connect(host, port)
-            if not ok then return 'connect failed: ' .. err end
-            if payload then sock:send(payload) end
-            local data, err = sock:receive('*a')
-            sock:close()
-            if data == nil or data == '' then return 'closed' end
-            return data
-        end
-    }
-_EOC_
-});
+SiftTest::setup();
 
 repeat_each(1);
 plan tests => repeat_each() * (blocks() * 3) + 1;  # TEST 2 checks two log lines
@@ -77,8 +58,8 @@ __DATA__
 --- config eval
 "location = /ja4 {
     content_by_lua_block {
-        ngx.say('curveball: ', talk('127.0.0.1', $::StreamPort, ${\ SiftTest::lua_bytes($::Curveball)}))
-        ngx.say('chrome: ', talk('127.0.0.1', $::StreamPort, ${\ SiftTest::lua_bytes($::Chrome)}))
+        ngx.say('curveball: ', sift.talk(${\ SiftTest::lua_bytes($::Curveball)}))
+        ngx.say('chrome: ', sift.talk(${\ SiftTest::lua_bytes($::Chrome)}))
     }
 }"
 --- request
@@ -105,8 +86,8 @@ qr/sift: access forbidden by rule "sift_deny \$bad_fingerprint at /
 --- config eval
 "location = /sni {
     content_by_lua_block {
-        ngx.say('chrome: ', talk('127.0.0.1', $::StreamPort, ${\ SiftTest::lua_bytes($::Chrome)}))
-        ngx.say('curveball: ', talk('127.0.0.1', $::StreamPort, ${\ SiftTest::lua_bytes($::Curveball)}))
+        ngx.say('chrome: ', sift.talk(${\ SiftTest::lua_bytes($::Chrome)}))
+        ngx.say('curveball: ', sift.talk(${\ SiftTest::lua_bytes($::Curveball)}))
     }
 }"
 --- request
@@ -145,10 +126,10 @@ curveball: closed
 --- config
     location = /v6 {
         content_by_lua_block {
-            ngx.say(talk('[::1]', $TEST_NGINX_RAND_PORT_1))
-            ngx.say(talk('127.0.0.1', $TEST_NGINX_RAND_PORT_2))
-            ngx.say(talk('[::1]', $TEST_NGINX_RAND_PORT_2))
-            ngx.say((talk('[::1]', $TEST_NGINX_RAND_PORT_3):gsub(' at .*', '')))
+            ngx.say(sift.talk(nil, { host = '[::1]', port = $TEST_NGINX_RAND_PORT_1 }))
+            ngx.say(sift.talk(nil, { port = $TEST_NGINX_RAND_PORT_2 }))
+            ngx.say(sift.talk(nil, { host = '[::1]', port = $TEST_NGINX_RAND_PORT_2 }))
+            ngx.say((sift.talk(nil, { host = '[::1]', port = $TEST_NGINX_RAND_PORT_3 }):gsub(' at .*', '')))
         }
     }
 --- request
@@ -178,8 +159,8 @@ v6 allowed: sift_allow ::1
 --- config
     location = /unix {
         content_by_lua_block {
-            ngx.say(talk('unix:$TEST_NGINX_SERVER_ROOT/html/sift.sock'))
-            ngx.say(talk('127.0.0.1', $TEST_NGINX_STREAM_PORT))
+            ngx.say(sift.talk(nil, { host = 'unix:$TEST_NGINX_SERVER_ROOT/html/sift.sock' }))
+            ngx.say(sift.talk(nil, { port = $TEST_NGINX_STREAM_PORT }))
         }
     }
 --- request

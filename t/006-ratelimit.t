@@ -2,33 +2,8 @@
 # run, empty keys, log level, eviction of a full zone.
 use lib 't/lib';
 use Test::Nginx::Socket::Lua::Stream;
-
-add_block_preprocessor(sub {
-    my ($block) = @_;
-    $block->set_value('http_config', <<'_EOC_') unless defined $block->http_config;
-    init_by_lua_block {
-        -- n connections to the stream server, each sending `payload`;
-        -- returns what came back, one word per connection.
-        function burst(n, payload)
-            local port = tonumber(os.getenv('SIFT_STREAM_PORT'))
-            local answers = {}
-            for i = 1, n do
-                local sock = ngx.socket.tcp()
-                sock:settimeout(3000)
-                assert(sock:connect('127.0.0.1', port))
-                if payload then sock:send(type(payload) == 'function' and payload(i) or payload) end
-                local data = sock:receive('*a')
-                sock:close()
-                answers[#answers + 1] = (data == nil or data == '') and 'closed' or data
-            end
-            return table.concat(answers, ' ')
-        end
-    }
-_EOC_
-});
-
-$ENV{SIFT_STREAM_PORT} = $ENV{TEST_NGINX_STREAM_PORT} // ($Test::Nginx::Util::ServerPort + 1);
-env_to_nginx('SIFT_STREAM_PORT');
+use SiftTest;
+SiftTest::setup();
 
 repeat_each(1);
 plan tests => repeat_each() * (blocks() * 3) + 1;  # TEST 1 checks two log lines
@@ -47,7 +22,7 @@ __DATA__
     return "$sift_rate_status";
 --- config
     location = /burst {
-        content_by_lua_block { ngx.say(burst(5)) }
+        content_by_lua_block { ngx.say(sift.burst(5)) }
     }
 --- request
 GET /burst
@@ -68,7 +43,7 @@ PASSED PASSED PASSED closed closed
     return "$sift_rate_status";
 --- config
     location = /dry {
-        content_by_lua_block { ngx.say(burst(3)) }
+        content_by_lua_block { ngx.say(sift.burst(3)) }
     }
 --- request
 GET /dry
@@ -88,7 +63,7 @@ qr/\[error\] .*sift: limiting connections, dry run, by zone "perip"/
     return "[$sift_rate_status]";
 --- config
     location = /empty {
-        content_by_lua_block { ngx.say(burst(3, 'GET / HTTP/1.0\r\n\r\n')) }
+        content_by_lua_block { ngx.say(sift.burst(3, 'GET / HTTP/1.0\r\n\r\n')) }
     }
 --- request
 GET /empty
@@ -109,7 +84,7 @@ limiting connections
 --- config
     location = /hosts {
         content_by_lua_block {
-            ngx.say(burst(4, function(i)
+            ngx.say(sift.burst(4, function(i)
                 return 'GET / HTTP/1.1\r\nHost: h' .. (i % 2) .. '.example\r\n\r\n'
             end))
         }
@@ -132,7 +107,7 @@ PASSED PASSED closed closed
     return "$sift_rate_status";
 --- config
     location = /level {
-        content_by_lua_block { ngx.say(burst(2)) }
+        content_by_lua_block { ngx.say(sift.burst(2)) }
     }
 --- request
 GET /level
@@ -157,15 +132,15 @@ qr/\[warn\] .*sift: limiting connections by zone "perip"/
             local function host(name)
                 return 'GET / HTTP/1.1\r\nHost: ' .. name .. '\r\n\r\n'
             end
-            ngx.say('first: ', burst(1, host('first.example')))
-            ngx.say('again: ', burst(1, host('first.example')))
+            ngx.say('first: ', sift.burst(1, host('first.example')))
+            ngx.say('again: ', sift.burst(1, host('first.example')))
             -- Many other keys: more than the zone holds.
             local passed = 0
             for i = 1, 3000 do
-                if burst(1, host('k' .. i .. '.example')) == 'PASSED' then passed = passed + 1 end
+                if sift.burst(1, host('k' .. i .. '.example')) == 'PASSED' then passed = passed + 1 end
             end
             ngx.say('others passed: ', passed)
-            ngx.say('first after eviction: ', burst(1, host('first.example')))
+            ngx.say('first after eviction: ', sift.burst(1, host('first.example')))
         }
     }
 --- request

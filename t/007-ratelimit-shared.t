@@ -2,8 +2,8 @@
 use lib 't/lib';
 use Test::Nginx::Socket::Lua::Stream;
 
-$ENV{SIFT_STREAM_PORT} = $ENV{TEST_NGINX_STREAM_PORT} // ($Test::Nginx::Util::ServerPort + 1);
-env_to_nginx('SIFT_STREAM_PORT');
+use SiftTest;
+SiftTest::setup();
 
 master_on();
 workers(2);
@@ -23,19 +23,11 @@ __DATA__
 --- config
     location = /workers {
         content_by_lua_block {
-            local port = tonumber(os.getenv('SIFT_STREAM_PORT'))
             local passed, rejected = 0, 0
             -- Concurrent connections, so both workers accept some.
             local threads = {}
             for i = 1, 40 do
-                threads[i] = ngx.thread.spawn(function()
-                    local sock = ngx.socket.tcp()
-                    sock:settimeout(3000)
-                    assert(sock:connect('127.0.0.1', port))
-                    local data = sock:receive('*a')
-                    sock:close()
-                    return data
-                end)
+                threads[i] = ngx.thread.spawn(sift.talk)
             end
             for i = 1, 40 do
                 local ok, data = ngx.thread.wait(threads[i])
@@ -66,22 +58,13 @@ passed=10 rejected=30
 --- config
     location = /reload {
         content_by_lua_block {
-            local port = tonumber(os.getenv('SIFT_STREAM_PORT'))
-            local function once()
-                local sock = ngx.socket.tcp()
-                sock:settimeout(3000)
-                assert(sock:connect('127.0.0.1', port))
-                local data = sock:receive('*a')
-                sock:close()
-                return (data == nil or data == '') and 'closed' or data
-            end
-            ngx.say('before: ', once(), ' ', once(), ' ', once())
+            ngx.say('before: ', sift.talk(), ' ', sift.talk(), ' ', sift.talk())
             local f = assert(io.open(ngx.config.prefix() .. 'logs/nginx.pid'))
             local master = f:read('*l')
             f:close()
             os.execute('kill -HUP ' .. master)
             ngx.sleep(1.5)
-            ngx.say('after reload: ', once())
+            ngx.say('after reload: ', sift.talk())
         }
     }
 --- request

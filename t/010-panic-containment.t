@@ -3,28 +3,13 @@
 # suite's build); release builds do not know these triggers (see 011).
 use lib 't/lib';
 use Test::Nginx::Socket::Lua::Stream;
+use SiftTest;
+SiftTest::setup();
 
-our $StreamPort = $ENV{TEST_NGINX_STREAM_PORT} // ($Test::Nginx::Util::ServerPort + 1);
 
 plan skip_all => 'module built without test-hooks (set SIFT_TEST_HOOKS=1)'
     unless $ENV{SIFT_TEST_HOOKS};
 
-# Closed(data, err): the session ended without an answer, by FIN or by RST
-# (which of the two depends on whether nginx had unread bytes).
-add_block_preprocessor(sub {
-    my ($block) = @_;
-    $block->set_value('http_config', <<'_EOC_') unless defined $block->http_config;
-    init_by_lua_block {
-        function Closed(data, err)
-            if (data == '' or data == nil) and (err == nil or err == 'closed'
-                                                 or err == 'connection reset by peer') then
-                return 'closed without an answer'
-            end
-            return 'answered [' .. tostring(data) .. '] err=' .. tostring(err)
-        end
-    }
-_EOC_
-});
 
 repeat_each(1);
 plan tests => blocks() * 5;
@@ -44,14 +29,12 @@ __DATA__
 --- config eval
 "location = /panic {
     content_by_lua_block {
-        local sock = ngx.socket.tcp()
-        assert(sock:connect('127.0.0.1', $::StreamPort))
+        local sock = sift.connect()
         assert(sock:send('GET / HTTP/1.1\\r\\n\\r\\n'))
         local data, err = sock:receive('*a')
-        ngx.say('panicking server: ', Closed(data, err))
+        ngx.say('panicking server: ', sift.outcome(data, err))
         for i = 1, 3 do
-            sock = ngx.socket.tcp()
-            assert(sock:connect('127.0.0.1', $::StreamPort + 1))
+            sock = sift.connect(sift.port + 1)
             assert(sock:send('SSH-2.0-x\\r\\n'))
             ngx.say('healthy server: ', assert(sock:receive('*a')))
         end
@@ -60,7 +43,7 @@ __DATA__
 --- request
 GET /panic
 --- response_body
-panicking server: closed without an answer
+panicking server: closed
 healthy server: [ssh]
 healthy server: [ssh]
 healthy server: [ssh]
@@ -81,12 +64,10 @@ exited on signal
 --- config eval
 "location = /panicvar {
     content_by_lua_block {
-        local sock = ngx.socket.tcp()
-        assert(sock:connect('127.0.0.1', $::StreamPort))
+        local sock = sift.connect()
         local data, err = sock:receive('*a')
-        ngx.say('panicking variable: ', Closed(data, err))
-        sock = ngx.socket.tcp()
-        assert(sock:connect('127.0.0.1', $::StreamPort + 1))
+        ngx.say('panicking variable: ', sift.outcome(data, err))
+        sock = sift.connect(sift.port + 1)
         assert(sock:send('GET / HTTP/1.0\\r\\n\\r\\n'))
         ngx.say('healthy server: ', assert(sock:receive('*a')))
     }
@@ -94,7 +75,7 @@ exited on signal
 --- request
 GET /panicvar
 --- response_body
-panicking variable: closed without an answer
+panicking variable: closed
 healthy server: [http]
 --- error_log eval
 qr/\[alert\] .*sift: panic in sift_test_panic at src\/sift\/test_hooks\.rs:\d+: \$sift_test_panic evaluated/

@@ -7,6 +7,81 @@ use File::Spec;
 
 our $DataDir = File::Spec->rel2abs(File::Spec->catdir(dirname(__FILE__), '..', 'data'));
 
+our $LuaHelpers = <<'_EOC_';
+    init_by_lua_block {
+        sift = { port = tonumber(os.getenv('SIFT_STREAM_PORT')) }
+
+        function sift.connect(port, host)
+            local sock = ngx.socket.tcp()
+            sock:settimeout(5000)
+            if host and host:find('^unix:') then
+                assert(sock:connect(host))
+            else
+                assert(sock:connect(host or '127.0.0.1', port or sift.port))
+            end
+            return sock
+        end
+
+        function sift.outcome(data, err)
+            if (data == nil or data == '') and (err == nil or err == 'closed'
+                                                 or err == 'connection reset by peer') then
+                return 'closed'
+            end
+            return data or ('error: ' .. tostring(err))
+        end
+
+        function sift.talk(payload, opts)
+            opts = opts or {}
+            local sock = sift.connect(opts.port, opts.host)
+            if payload then
+                local piece = opts.piece or #payload
+                for i = 1, #payload, piece do
+                    assert(sock:send(payload:sub(i, i + piece - 1)))
+                    if opts.pause then ngx.sleep(opts.pause) end
+                end
+            end
+            local data, err = sock:receive('*a')
+            sock:close()
+            return sift.outcome(data, err)
+        end
+
+        -- n connections one after another; payload is a string or a
+        -- function of the connection's number. The answers, space-joined.
+        function sift.burst(n, payload, opts)
+            local answers = {}
+            for i = 1, n do
+                local bytes = type(payload) == 'function' and payload(i) or payload
+                answers[i] = sift.talk(bytes, opts)
+            end
+            return table.concat(answers, ' ')
+        end
+    }
+_EOC_
+
+# Call once, after `use Test::Nginx::Socket::Lua::Stream`: exports the stream
+# server's port to nginx and gives every block's http{} the Lua client
+# helpers below (a block's own http_config comes after them).
+#
+#   sift.port                     the stream server of stream_server_config
+#   sift.connect([port, [host]])  a connected cosocket (5 s timeout)
+#   sift.talk(payload, [opts])    connect, send (opts.piece bytes at a time,
+#                                 opts.pause seconds apart), read to the end;
+#                                 opts.port / opts.host pick another server
+#                                 (host "unix:/path" for a unix socket).
+#                                 Returns the answer, or "closed" when the
+#                                 session ended without one (FIN or RST).
+#   sift.outcome(data, err)       the same rule for a read of your own
+#   sift.burst(n, payload, [opts]) n talks in a row, answers space-joined
+sub setup {
+    $ENV{SIFT_STREAM_PORT} = $ENV{TEST_NGINX_STREAM_PORT} // ($Test::Nginx::Util::ServerPort + 1);
+    Test::Nginx::Util::env_to_nginx('SIFT_STREAM_PORT');
+    &Test::Nginx::Util::add_block_preprocessor(sub {
+        my ($block) = @_;
+        $block->set_value('http_config', $LuaHelpers . ($block->http_config // ''));
+    });
+}
+
+
 # The bytes of a captured ClientHello from t/data/clienthello-NAME.hex.
 sub hello {
     my ($name) = @_;

@@ -7,11 +7,14 @@
 #   scripts/bench.sh                # 10 s per case and round
 #   scripts/bench.sh 3s             # shorter
 #   scripts/bench.sh 10s --micro    # then sift-core's criterion microbench
+#   scripts/bench.sh 4s --rounds 20 --profile --cases sift_sni,sift_rules,sift_sni_twin
+#                                   # the rules target, with CPU attribution
 #
 # Options: DURATION (first argument, e.g. 10s), --rounds N (default 3),
 # --warmup D (default 2s), --concurrency N (default 64), --cases a,b,...,
-# --payloads chromium,curl, --no-pin, --no-rps, --micro, --report (only
-# print the table of the last run again).
+# --payloads chromium,curl, --no-pin, --no-rps, --micro, --profile (sample
+# nginx's worker with perf during each run: where its CPU time goes, in
+# µs per connection), --report (only print the table of the last run again).
 # Environment: SIFT_BENCH_PORT (first port, default 18400),
 # SIFT_BENCH_NGINX_CPU / SIFT_BENCH_LOADGEN_CPU (default 0 / 1),
 # SIFT_BENCH_MODULE (a prebuilt ngx_stream_sift_module.so: skip the build),
@@ -31,6 +34,7 @@ rounds=3
 concurrency=64
 pin=1
 rps=1
+profile=0
 micro=0
 report_only=0
 only_cases=
@@ -41,6 +45,7 @@ while [ $# -gt 0 ]; do
         --report) report_only=1 ;;
         --no-pin) pin=0 ;;
         --no-rps) rps=0 ;;
+        --profile) profile=1 ;;
         --rounds) rounds=$2; shift ;;
         --warmup) warmup=$2; shift ;;
         --concurrency) concurrency=$2; shift ;;
@@ -78,8 +83,14 @@ all_cases=(
     # >= 0.97 x sift_sni). The rules use SNI and protocol maps, not JA4, so
     # that what is measured is the rules, not the fingerprint.
     'sift_rules|sift on; sift_deny 10.0.0.0/8; sift_deny 172.16.0.0/12; sift_deny 192.168.0.0/16; sift_deny 198.51.100.7; sift_deny 203.0.113.0/24; sift_deny 2001:db8::/32; sift_deny unix:; sift_deny $bench_bad_sni; sift_deny $bench_not_tls; sift_allow all; sift_rate zone=bench_rate burst=1000000; return $sift_tls_sni;|@SNI@'
+    # The A/A control: the very server of sift_sni on another port. How far
+    # apart two identical servers measure is this machine's noise floor.
+    'sift_sni_twin|sift on; return $sift_tls_sni;|@SNI@'
 )
-run_order="plain njs sift_protocol ssl_preread sift_sni sift_ja4 sift_rules"
+# sift_rules runs between its two baselines (sift_sni before, the twin
+# after; swapped in reversed rounds), so drift during a round cancels out of
+# its ratio to their mean.
+run_order="plain njs sift_protocol ssl_preread sift_sni sift_rules sift_sni_twin sift_ja4"
 # name | hex file | SNI inside it
 all_payloads=(
     'chromium|bench/payloads/chromium.hex|localhost'
@@ -104,14 +115,38 @@ report() {
             if (best[$3, $2] == "" || $4 > best[$3, $2]) { best[$3, $2] = $4; row[$3, $2] = $0 }
         }
         $4 > 0 && $15 && $4 > inround[$1, $3, $2] { inround[$1, $3, $2] = $4; if ($1 > nrounds) nrounds = $1 }
-        function median_ratio(p, c, bc,    r, n, v, i, j, t) {
-            n = 0
-            for (r = 1; r <= nrounds; r++)
-                if (inround[r, p, c] > 0 && inround[r, p, bc] > 0)
-                    v[++n] = inround[r, p, c] / inround[r, p, bc]
-            if (n == 0) return "-"
+        # A baseline is a case, or "a+b": the mean of both cases (a round
+        # counts only if it has valid runs of both).
+        function base_in_round(r, p, bc,    parts, n, i, s) {
+            n = split(bc, parts, "+"); s = 0
+            for (i = 1; i <= n; i++) {
+                if (!(inround[r, p, parts[i]] > 0)) return 0
+                s += inround[r, p, parts[i]]
+            }
+            return s / n
+        }
+        function best_base(p, bc,    parts, n, i, s) {
+            n = split(bc, parts, "+"); s = 0
+            for (i = 1; i <= n; i++) {
+                if (best[p, parts[i]] == "") return ""
+                s += best[p, parts[i]]
+            }
+            return s / n
+        }
+        function median(v, n,    i, j, t) {
             for (i = 2; i <= n; i++) { t = v[i]; for (j = i - 1; j >= 1 && v[j] > t; j--) v[j + 1] = v[j]; v[j + 1] = t }
-            return sprintf("%.3f", n % 2 ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2)
+            return n % 2 ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2
+        }
+        # Also sets rounds_used (how many rounds had both).
+        function median_ratio(p, c, bc,    r, n, v, b) {
+            n = 0
+            for (r = 1; r <= nrounds; r++) {
+                b = base_in_round(r, p, bc)
+                if (inround[r, p, c] > 0 && b > 0) v[++n] = inround[r, p, c] / b
+            }
+            rounds_used = n
+            if (n == 0) return "-"
+            return sprintf("%.3f", median(v, n))
         }
     '
     table=$prefix/results/table.md
@@ -153,15 +188,18 @@ report() {
     done
 
     say "targets (on the median of per-round ratios: each round's run against that round's ssl_preread)"
+    # sift_rules against the mean of sift_sni and its twin when both ran,
+    # else against sift_sni alone.
     targets=('sift_sni|0.97|ssl_preread' 'sift_ja4|0.95|ssl_preread'
-        'sift_protocol|0.98|ssl_preread' 'sift_rules|0.97|sift_sni')
+        'sift_protocol|0.98|ssl_preread' 'sift_rules|0.97|sift_sni+sift_sni_twin')
     for t in "${targets[@]}"; do
         IFS='|' read -r name want base_case <<< "$t"
         for p in "${payloads[@]}"; do
             IFS='|' read -r pname _ _ <<< "$p"
             awk -F'\t' -v c="$name" -v p="$pname" -v want="$want" -v bc="$base_case" "$best_awk"'
                 END {
-                    b = best[p, c]; base = best[p, bc]; m = median_ratio(p, c, bc)
+                    if (index(bc, "+") && best_base(p, bc) == "") { split(bc, parts, "+"); bc = parts[1] }
+                    b = best[p, c]; base = best_base(p, bc); m = median_ratio(p, c, bc)
                     if (b == "" || base == "") { printf "  SKIP  %-14s %-9s >= %.2f x %s: not run\n", c, p, want, bc; exit }
                     if (m == "-") { printf "  SKIP  %-14s %-9s >= %.2f x %s: no round with valid runs of both\n", c, p, want, bc; exit }
                     printf "  %-5s %-14s %-9s >= %.2f x %s: %s, median of per-round ratios (best runs: %.0f vs %.0f conn/s = %.3f)\n",
@@ -169,7 +207,80 @@ report() {
                 }' "$results"
         done
     done
+    for p in "${payloads[@]}"; do
+        IFS='|' read -r pname _ _ <<< "$p"
+        awk -F'\t' -v p="$pname" "$best_awk"'
+            END {
+                m = median_ratio(p, "sift_sni_twin", "sift_sni")
+                if (m == "-") exit
+                printf "  NOISE sift_sni_twin  %-9s vs sift_sni, the same server: %s, median of per-round ratios over %d rounds\n", p, m, rounds_used
+            }' "$results"
+    done
+    profile_report
     note "raw runs: $results; loadgen output: $prefix/results/loadgen.log"
+}
+
+# With --profile: where nginx's worker spends its time, and what each case
+# adds over its baseline. Every case here sends the same bytes over the same
+# kind of socket, so the kernel's work per connection is the same in all of
+# them; a case can only add user-space work (sift's, and the nginx code it
+# calls). With K the kernel time and u the user-space share of the worker's
+# time, K = T * (1 - u), and equal K gives T_base / T_case = (1 - u_case) /
+# (1 - u_base): a rate ratio from sample shares alone, which a slow period
+# of the VM (everything takes longer, the shares stay) does not move.
+profile_report() {
+    awk -F'\t' 'NR > 1 && $15 && $16 != "" && $16 != "-" { found = 1 } END { exit !found }' "$results" || return 0
+    say "CPU attribution (--profile: perf cpu-clock samples of nginx's worker over each measured window; means over valid runs)"
+    local profile_awk='
+        NR > 1 && $15 && $16 != "" && $16 != "-" {
+            k = $3 SUBSEP $2; n[k]++; total[k] += $10; user[k] += $16; sift[k] += $17
+        }
+    '
+    {
+        echo "| case | payload | worker µs/conn | user space: share | µs/conn | sift: share | µs/conn | runs |"
+        echo "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |"
+        for p in "${payloads[@]}"; do
+            IFS='|' read -r pname _ _ <<< "$p"
+            for c in "${all_cases[@]}"; do
+                IFS='|' read -r name _ _ <<< "$c"
+                awk -F'\t' -v c="$name" -v p="$pname" "$profile_awk"'
+                    END {
+                        k = p SUBSEP c
+                        if (!n[k]) exit
+                        t = total[k] / n[k]; u = user[k] / n[k]; s = sift[k] / n[k]
+                        printf "| %s | %s | %.1f | %.2f%% | %.2f | %.2f%% | %.2f | %d |\n", c, p, t, u, t * u / 100, s, t * s / 100, n[k]
+                    }' "$results"
+            done
+        done
+    } | tee "$prefix/results/profile.md"
+    note "what each case adds in user space over its baseline, and the rate ratio that leaves (same kernel work per connection);"
+    note "the targets again, on that ratio (- : the A/A control, no target):"
+    local t name want base
+    for t in 'sift_sni|0.97|ssl_preread' 'sift_ja4|0.95|ssl_preread' 'sift_protocol|0.98|ssl_preread' \
+        'sift_rules|0.97|sift_sni+sift_sni_twin' 'sift_sni_twin|-|sift_sni'; do
+        IFS='|' read -r name want base <<< "$t"
+        for p in "${payloads[@]}"; do
+            IFS='|' read -r pname _ _ <<< "$p"
+            awk -F'\t' -v c="$name" -v bc="$base" -v p="$pname" -v want="$want" "$profile_awk"'
+                END {
+                    k = p SUBSEP c
+                    if (!n[k]) exit
+                    # A baseline "a+b" is the mean of both, or a alone if b did not run.
+                    nb = split(bc, parts, "+")
+                    if (nb > 1 && !n[p SUBSEP parts[2]]) { nb = 1; bc = parts[1] }
+                    ub = 0; t = 0
+                    for (i = 1; i <= nb; i++) {
+                        kb = p SUBSEP parts[i]
+                        if (!n[kb]) exit
+                        ub += user[kb] / n[kb] / nb; t += total[kb] / n[kb] / nb
+                    }
+                    u = user[k] / n[k]; r = (100 - u) / (100 - ub)
+                    verdict = want == "-" ? "     " : (r >= want ? "PASS " : "FAIL ")
+                    printf "  CPU   %s%-14s %-9s vs %s: user space %.2f%% -> %.2f%% of the worker (%+.2f µs/conn at %.1f µs/conn): rate ratio %.3f\n",
+                        verdict, c, p, bc, ub, u, t * (u - ub) / 100, t, r
+                }' "$results"
+        done
+    done
 }
 
 if [ "$report_only" -eq 1 ]; then
@@ -196,6 +307,13 @@ if [ ! -x "$nginx" ] || [ ! -f "$modules/ngx_stream_module.so" ] \
 fi
 have_njs=1
 [ -f "$modules/ngx_stream_js_module.so" ] || have_njs=0
+if [ "$profile" -eq 1 ] && ! perf --version > /dev/null 2>&1; then
+    if [ "$(id -u)" -eq 0 ]; then
+        say "installing perf for --profile (Debian's linux-perf)"
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends linux-perf > /dev/null
+    fi
+    perf --version > /dev/null 2>&1 || { echo "bench: --profile needs perf (apt-get install linux-perf)" >&2; exit 1; }
+fi
 
 if [ "$pin" -eq 1 ] && command -v taskset > /dev/null \
     && [ "$(nproc)" -gt "$((nginx_cpu > loadgen_cpu ? nginx_cpu : loadgen_cpu))" ]; then
@@ -399,7 +517,46 @@ wait_quiet() {
 }
 
 results=$prefix/results/runs.tsv
-printf 'round\tcase\tpayload\tcps\ttotal\terrors\tp50_us\tp99_us\tnginx_worker_cpu_pct\tnginx_us_per_conn\tloadgen_cpu_pct\tnginx_core_busy_pct\tloadgen_core_busy_pct\tbackground_pct\tvalid\n' > "$results"
+printf 'round\tcase\tpayload\tcps\ttotal\terrors\tp50_us\tp99_us\tnginx_worker_cpu_pct\tnginx_us_per_conn\tloadgen_cpu_pct\tnginx_core_busy_pct\tloadgen_core_busy_pct\tbackground_pct\tvalid\tuser_pct_of_worker\tsift_pct_of_worker\n' > "$results"
+
+# `sleep` takes 2s and 1m but not 500ms: durations in seconds, for perf.
+seconds() {
+    awk -v d="$1" 'BEGIN {
+        if (d ~ /ms$/) { sub(/ms$/, "", d); print d / 1000 }
+        else if (d ~ /m$/) { sub(/m$/, "", d); print d * 60 }
+        else { sub(/s$/, "", d); print d + 0 }
+    }'
+}
+# --profile: samples nginx's worker with perf (cpu-clock: this VM has no
+# PMU) over the measured window only, in the background, from the load
+# generator's CPU so that perf itself takes no time from nginx's.
+perf_data=$prefix/results/perf.data
+start_profile() {
+    profile_pid=
+    [ "$profile" -eq 1 ] || return 0
+    rm -f "$perf_data"
+    (
+        sleep "$(seconds "$warmup")"
+        exec "${pin_loadgen[@]}" perf record -q -e cpu-clock -F 2000 -p "$worker" -o "$perf_data" -- sleep "$(seconds "$duration")"
+    ) > /dev/null 2>&1 &
+    profile_pid=$!
+}
+# Prints "user_percent sift_percent" of the samples, or "- -". Call
+# finish_profile first, in this shell (perf is its child).
+finish_profile() {
+    [ -z "$profile_pid" ] || wait "$profile_pid" 2> /dev/null || true
+}
+profile_shares() {
+    if [ -z "$profile_pid" ] || [ ! -s "$perf_data" ]; then
+        echo "- -"
+        return 0
+    fi
+    perf report -i "$perf_data" --sort dso --stdio -q 2> /dev/null | awk '
+        $1 ~ /%$/ { p = $1; sub(/%$/, "", p); all += p
+                    if ($2 ~ /^\[kernel/) kernel += p
+                    if ($2 == "ngx_stream_sift_module.so") sift += p }
+        END { if (all > 0) printf "%.3f %.3f\n", 100 * (all - kernel) / all, 100 * sift / all; else print "- -" }'
+}
 
 say "$("$nginx" -v 2>&1 | sed 's/^nginx version: //'), 1 worker (pid $worker)$([ "$pin" -eq 1 ] && echo ", pinned to CPU $nginx_cpu; loadgen on CPU $loadgen_cpu" || echo ", not pinned")"
 note "kernel $(uname -r), $(nproc) CPUs; concurrency $concurrency, warm-up $warmup + $duration per run, $rounds round(s)"
@@ -424,6 +581,7 @@ measure_once() { # measure_once ROUND NAME PORT EXPECT PAYLOAD_NAME FILE
     for _ in 1 2 3; do
         start_nginx
         bg=$(wait_quiet)
+        start_profile
         out=$("${pin_loadgen[@]}" "$loadgen" --addr "127.0.0.1:$port" --payload "$file" \
             --concurrency "$concurrency" --duration "$duration" --warmup "$warmup" \
             --expect "$expect" --name "$name/$pname" --server-pid "$worker" 2>&1 || true)
@@ -434,11 +592,13 @@ measure_once() { # measure_once ROUND NAME PORT EXPECT PAYLOAD_NAME FILE
         note "round $round $name/$pname: nginx was stopped from outside during the run; running it again"
         worker=
     done
+    finish_profile
+    read -r user_pct sift_pct <<< "$(profile_shares)"
     line=$(echo "$out" | grep '^RESULT' || true)
     if [ -z "$line" ]; then
         note "round $round $name/$pname: loadgen failed:"
         echo "$out" | tail -5 | sed 's/^/      /'
-        printf '%s\t%s\t%s\t0\t0\t-1\t0\t0\t-\t-\t-\t-\t-\t%s\t0\n' "$round" "$name" "$pname" "$bg" >> "$results"
+        printf '%s\t%s\t%s\t0\t0\t-1\t0\t0\t-\t-\t-\t-\t-\t%s\t0\t-\t-\n' "$round" "$name" "$pname" "$bg" >> "$results"
         valid=1 # nothing to gain from a retry
         return
     fi
@@ -450,6 +610,11 @@ measure_once() { # measure_once ROUND NAME PORT EXPECT PAYLOAD_NAME FILE
     ncore=$(percent "$(field "cpu${nginx_cpu}_busy")")
     lcore=$(percent "$(field "cpu${loadgen_cpu}_busy")")
     us=$(awk -v c="$(field server_cpu)" -v r="$cps" 'BEGIN { if (r > 0 && c != "") printf "%.1f", 1e6 * c / r; else print "-" }')
+    user_us=- sift_us=-
+    if [ "$user_pct" != - ] && [ "$us" != - ]; then
+        user_us=$(awk -v u="$us" -v s="$user_pct" 'BEGIN { printf "%.2f", u * s / 100 }')
+        sift_us=$(awk -v u="$us" -v s="$sift_pct" 'BEGIN { printf "%.2f", u * s / 100 }')
+    fi
     flag=
     if [ "$ncpu" = - ] || [ "$ncore" = - ]; then
         valid=1
@@ -466,11 +631,13 @@ measure_once() { # measure_once ROUND NAME PORT EXPECT PAYLOAD_NAME FILE
         flag+="  (the load generator's CPU was saturated)"
     fi
     [ "$bg" -le 10 ] || flag+="  (machine ${bg}% busy before the run)"
-    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$round" "$name" "$pname" \
-        "$cps" "$total" "$errors" "$p50" "$p99" "$ncpu" "$us" "$lcpu" "$ncore" "$lcore" "$bg" "$valid" >> "$results"
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$round" "$name" "$pname" \
+        "$cps" "$total" "$errors" "$p50" "$p99" "$ncpu" "$us" "$lcpu" "$ncore" "$lcore" "$bg" "$valid" \
+        "$user_pct" "$sift_pct" >> "$results"
     printf '    round %s %-14s %-9s %9s conn/s  errors %-3s p99 %6s us | nginx worker %3s%% (%5s us/conn), CPU%s %3s%% | loadgen %3s%%, CPU%s %3s%%%s\n' \
         "$round" "$name" "$pname" "$cps" "$errors" "$p99" "$ncpu" "$us" "$nginx_cpu" "$ncore" \
         "$lcpu" "$loadgen_cpu" "$lcore" "$flag"
+    [ "$user_us" = - ] || note "  perf: user space $user_pct% of the worker's time ($user_us us/conn), sift $sift_pct% ($sift_us us/conn)"
     if [ "$errors" != 0 ]; then
         echo "$out" | grep 'error sample' | head -3 | sed 's/^/      /'
     fi

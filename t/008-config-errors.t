@@ -172,3 +172,27 @@ qr/\[emerg\] .*duplicate sift_rate zone "d" in .*nginx\.conf:\d+/
 --- must_die
 --- error_log eval
 qr/\[emerg\] .*invalid value "loud" in .*nginx\.conf:\d+/
+
+
+
+=== TEST 16: an unknown variable as a zone's key
+--- stream_config
+    sift_rate_zone $no_such_key zone=k:1m rate=1r/s;
+--- stream_server_config
+    sift_rate zone=k;
+    return "x";
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*unknown "no_such_key" variable/
+
+
+
+=== TEST 17: an unknown variable inside a composite key
+--- stream_config
+    sift_rate_zone "$binary_remote_addr:$no_such_part" zone=kc:1m rate=1r/s;
+--- stream_server_config
+    sift_rate zone=kc;
+    return "x";
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*unknown "no_such_part" variable/

@@ -105,8 +105,8 @@ impl Directive for SiftDeny {
 
 fn add_rule(args: &ConfArgs, conf: &mut SiftSrvConf, action: Action) -> Result<(), String> {
     let value: Vec<u8> = args.args().next().unwrap_or_default().to_vec();
-    let matcher = if let Some(name) = value.strip_prefix(b"$") {
-        Matcher::Variable(variable_index(args, name)?)
+    let matcher = if value.starts_with(b"$") {
+        Matcher::Variable(args.variable_index(0)?)
     } else {
         let text = core::str::from_utf8(&value).map_err(|_| args.invalid_value(&value))?;
         let parsed = parse_address_rule(text)
@@ -129,26 +129,4 @@ fn add_rule(args: &ConfArgs, conf: &mut SiftSrvConf, action: Action) -> Result<(
         described,
     });
     Ok(())
-}
-
-/// The index of variable `name`, known now or defined later in the file.
-fn variable_index(args: &ConfArgs, name: &[u8]) -> Result<usize, String> {
-    if name.is_empty() {
-        return Err(args.invalid_value(b"$"));
-    }
-    // nginx keeps the name's pointer until variables are resolved at the
-    // end of the configuration: the argument itself lives that long.
-    let raw = args.raw_arg(0).ok_or_else(|| args.invalid_value(b""))?;
-    // `raw` is the directive's argument, in the conf pool; we skip its "$".
-    // SAFETY: len >= 2 (checked: "$" plus a non-empty name), data valid for len.
-    let mut var_name = unsafe {
-        nginx_sys::ngx_str_t {
-            len: (*raw).len - 1,
-            data: (*raw).data.add(1),
-        }
-    };
-    // SAFETY: the conf is live during the directive handler.
-    let index = unsafe { nginx_sys::ngx_stream_get_variable_index(args.as_ptr(), &mut var_name) };
-    usize::try_from(index)
-        .map_err(|_| format!("unknown variable \"${}\"", String::from_utf8_lossy(name)))
 }

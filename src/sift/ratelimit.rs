@@ -26,11 +26,22 @@ struct TableLocation {
     count: usize,
 }
 
+/// How a zone's key is computed for a session.
+#[derive(Clone, Copy, Debug)]
+enum RateKey {
+    /// The key is one variable (`$binary_remote_addr`): read it directly,
+    /// with no copy into the session's pool.
+    Variable(usize),
+    /// Anything else (`"$sift_protocol:$sift_tls_sni"`): nginx's script
+    /// engine builds it in the session's pool.
+    Complex(*mut ngx_stream_complex_value_t),
+}
+
 /// A zone's per-cycle description (the shm zone's `data`).
 pub struct RateZone {
     pub name: String,
     key_text: String,
-    key: *mut ngx_stream_complex_value_t,
+    key: RateKey,
     pub rate: Rate,
     table: Option<TableLocation>,
 }
@@ -66,8 +77,11 @@ impl RateLimit {
     /// is empty, or could not be evaluated.
     pub fn check(&self, session: &Session<'_>) -> Option<(Verdict, &str)> {
         let zone = self.zone()?;
-        // SAFETY: the key was compiled for this cycle's configuration.
-        let key = unsafe { session.complex_value(zone.key) }?;
+        let key = match zone.key {
+            RateKey::Variable(index) => session.variable(index)?,
+            // SAFETY: the key was compiled for this cycle's configuration.
+            RateKey::Complex(value) => unsafe { session.complex_value(value) }?,
+        };
         if key.is_empty() {
             return None;
         }
@@ -137,7 +151,11 @@ impl Directive for SiftRateZone {
             ));
         }
 
-        let key = compile_complex_value(args)?;
+        let key = if is_one_variable(key_text.as_bytes()) {
+            RateKey::Variable(args.variable_index(0)?)
+        } else {
+            RateKey::Complex(compile_complex_value(args)?)
+        };
         let zone_name = String::from_utf8_lossy(name).into_owned();
         let data = RateZone {
             name: zone_name.clone(),
@@ -180,6 +198,19 @@ fn parse_size(args: &ConfArgs, index: usize, skip: usize, size: &[u8]) -> Result
         .ok()
         .filter(|&bytes| bytes > 0)
         .ok_or_else(|| format!("invalid zone size \"{}\"", String::from_utf8_lossy(size)))
+}
+
+/// `$name` and nothing else (nginx's variable name characters).
+fn is_one_variable(text: &[u8]) -> bool {
+    match text.split_first() {
+        Some((b'$', name)) => {
+            !name.is_empty()
+                && name
+                    .iter()
+                    .all(|&byte| byte.is_ascii_alphanumeric() || byte == b'_')
+        }
+        _ => false,
+    }
 }
 
 fn compile_complex_value(args: &ConfArgs) -> Result<*mut ngx_stream_complex_value_t, String> {

@@ -65,6 +65,30 @@ impl ConfArgs {
         Some(arg as *const ngx_str_t as *mut ngx_str_t)
     }
 
+    /// The index of the variable that argument `index` names (`$name`),
+    /// whether it is known now or defined later in the configuration:
+    /// nginx checks that it exists once the whole configuration is read
+    /// (`unknown "name" variable`). `Err` if the argument is not `$name`.
+    pub fn variable_index(&self, index: usize) -> Result<usize, String> {
+        let raw = self.raw_arg(index).ok_or("missing argument")?;
+        // SAFETY: `raw` is one of the directive's arguments.
+        let value = Self::arg_bytes(unsafe { &*raw });
+        if value.len() < 2 || value[0] != b'$' {
+            return Err(self.invalid_value(value));
+        }
+        // nginx keeps the name's pointer until variables are resolved at
+        // the end of the configuration; the argument lives in the conf pool,
+        // longer than that.
+        let mut name = ngx_str_t {
+            len: value.len() - 1,
+            data: value[1..].as_ptr() as *mut u8,
+        };
+        // SAFETY: cf is live for the handler call.
+        let found = unsafe { nginx_sys::ngx_stream_get_variable_index(self.cf, &mut name) };
+        usize::try_from(found)
+            .map_err(|_| format!("unknown variable \"{}\"", String::from_utf8_lossy(value)))
+    }
+
     /// Where the directive is: `/etc/nginx/nginx.conf:12`.
     pub fn location(&self) -> String {
         // SAFETY: while parsing, cf->conf_file is the file being read.

@@ -4,6 +4,7 @@
 
 pub mod access;
 pub mod protocol;
+pub mod quic;
 pub mod ratelimit;
 pub mod slice;
 pub mod tls;

@@ -6,6 +6,7 @@ use core::slice::ChunksExact;
 
 use super::error::MalformedReason;
 use super::reader::Reader;
+use super::transport::Transport;
 use super::values::{extension, is_grease};
 
 /// The most cipher suites a ClientHello may list (GREASE included). JA4
@@ -42,6 +43,7 @@ pub struct ClientHello<'a> {
     extensions: &'a [u8],
     known: KnownExtensions<'a>,
     record_count: usize,
+    transport: Transport,
 }
 
 /// The contents (inside their own length prefix) of the extensions the
@@ -108,12 +110,27 @@ impl<'a> ClientHello<'a> {
             extensions,
             known,
             record_count: 0,
+            transport: Transport::Tcp,
         })
     }
 
     pub(crate) fn with_record_count(mut self, record_count: usize) -> Self {
         self.record_count = record_count;
         self
+    }
+
+    /// The same hello, marked as carried by `transport` (JA4's first
+    /// character follows it). [`ClientHello::parse`] assumes TCP; the QUIC
+    /// reader marks its hellos [`Transport::Quic`].
+    pub fn with_transport(mut self, transport: Transport) -> Self {
+        self.transport = transport;
+        self
+    }
+
+    /// The transport that carried this hello ([`Transport::Tcp`] unless
+    /// set by [`with_transport`](Self::with_transport)).
+    pub fn transport(&self) -> Transport {
+        self.transport
     }
 
     /// The handshake message body this view was parsed from (what

@@ -1,6 +1,7 @@
 //! JA4 (FoxIO, `technical_details/JA4.md`): `a_b_c` where
 //!
-//! * `a` = `t` (TLS over TCP, the only transport sift sees), two version
+//! * `a` = `t` (TLS over TCP) or `q` (QUIC), from the hello's
+//!   [`Transport`](super::Transport), two version
 //!   characters, `d`/`i` for server_name present/absent, two-digit cipher
 //!   and extension counts, and two ALPN characters;
 //! * `b` = the cipher suites as 4-digit hex, comma-joined;
@@ -70,7 +71,7 @@ pub fn ja4_prefix(hello: &ClientHello<'_>) -> Ja4Prefix {
 }
 
 fn write_prefix(hello: &ClientHello<'_>, out: &mut FixedWriter<10>) -> fmt::Result {
-    out.push_ascii(b"t")?;
+    out.push_ascii(&[hello.transport().ja4_code()])?;
     out.push_ascii(version_code(hello.highest_version()))?;
     out.push_ascii(if hello.has_server_name() { b"d" } else { b"i" })?;
     write_count(out, ciphers(hello).count())?;

@@ -54,6 +54,7 @@ mod ja4;
 mod reader;
 mod record;
 mod text;
+mod transport;
 mod values;
 
 #[cfg(test)]
@@ -67,4 +68,5 @@ pub use ja3::{ja3, write_ja3_string, Ja3Hash};
 pub use ja4::{ja4, ja4_o, ja4_prefix, write_ja4_r, write_ja4_ro, Ja4, Ja4Prefix};
 pub use record::{parse_client_hello, HelloOutcome, MAX_FRAGMENT_LEN};
 pub use text::Fingerprint;
+pub use transport::Transport;
 pub use values::{extension, is_grease, version, version_name};

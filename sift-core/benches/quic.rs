@@ -1,0 +1,2 @@
+//! QUIC Initial benchmarks (being written).
+fn main() {}

@@ -161,6 +161,62 @@ impl<'a> Reader<'a> {
         usize::try_from(lowest).map_err(|_| Stop::Invalid)
     }
 
+    /// A little-endian unsigned integer of `width` bytes (at most 4) within
+    /// `min..=max`; like [`Reader::uint_in`], `Invalid` as soon as the bytes
+    /// present rule the range out (here the low-order bytes come first).
+    pub(crate) fn uint_le_in(&mut self, width: usize, min: usize, max: usize) -> Parsed<usize> {
+        if width > 4 || width > self.room {
+            return Err(Stop::Invalid);
+        }
+        let present = self.rest.get(..width).unwrap_or(self.rest);
+        let mut lowest: u64 = 0;
+        let mut highest: u64 = 0;
+        for position in (0..width).rev() {
+            let (low_byte, high_byte) = match present.get(position) {
+                Some(&byte) => (byte, byte),
+                None => (u8::MIN, u8::MAX),
+            };
+            lowest = lowest.wrapping_shl(8) | u64::from(low_byte);
+            highest = highest.wrapping_shl(8) | u64::from(high_byte);
+        }
+        let min = u64::try_from(min).unwrap_or(u64::MAX);
+        let max = u64::try_from(max).unwrap_or(u64::MAX);
+        if highest < min || lowest > max {
+            return Err(Stop::Invalid);
+        }
+        self.take(width)?;
+        usize::try_from(lowest).map_err(|_| Stop::Invalid)
+    }
+
+    /// A decimal of ASCII digits without leading zeros (a lone `0` is
+    /// zero) and at most `max`, read up to the first non-digit, which is
+    /// left for the caller: a delimiter must follow, so running out of
+    /// bytes is never a complete number.
+    pub(crate) fn decimal(&mut self, max: usize) -> Parsed<usize> {
+        let first = self.byte_where(|byte| byte.is_ascii_digit())?;
+        let mut value = usize::from(first.wrapping_sub(b'0'));
+        if value > max {
+            return Err(Stop::Invalid);
+        }
+        loop {
+            match self.rest.first() {
+                Some(&byte) if byte.is_ascii_digit() => {
+                    if first == b'0' {
+                        return Err(Stop::Invalid);
+                    }
+                    value = value
+                        .checked_mul(10)
+                        .and_then(|tens| tens.checked_add(usize::from(byte.wrapping_sub(b'0'))))
+                        .filter(|&value| value <= max)
+                        .ok_or(Stop::Invalid)?;
+                    self.byte()?;
+                }
+                Some(_) => return Ok(value),
+                None => return Err(self.out_of_bytes()),
+            }
+        }
+    }
+
     /// The bytes before the next `delimiter`, which is consumed too. The
     /// field holds at most `max_len` bytes, each approved by `accept`.
     pub(crate) fn until(
@@ -306,6 +362,39 @@ mod tests {
             Reader::with_limit(b"abc", 3).skip_past(b"?>"),
             Err(Stop::Invalid)
         );
+    }
+
+    #[test]
+    fn little_endian_ranges() {
+        assert_eq!(
+            Reader::new(&[0x00, 0x00, 0x10, 0x00]).uint_le_in(4, 1, 1 << 20),
+            Ok(1 << 20)
+        );
+        // The third byte alone already puts it above 1 MiB.
+        assert_eq!(
+            Reader::new(&[0x01, 0x00, 0x11]).uint_le_in(4, 1, 1 << 20),
+            Err(Stop::Invalid)
+        );
+        assert_eq!(
+            Reader::new(&[0xff, 0xff]).uint_le_in(4, 1, 1 << 20),
+            Err(Stop::Incomplete)
+        );
+        assert_eq!(
+            Reader::new(&[0x00, 0x00, 0x00, 0x00]).uint_le_in(4, 1, 9),
+            Err(Stop::Invalid)
+        );
+    }
+
+    #[test]
+    fn decimals() {
+        assert_eq!(Reader::new(b"191>").decimal(191), Ok(191));
+        assert_eq!(Reader::new(b"192").decimal(191), Err(Stop::Invalid));
+        assert_eq!(Reader::new(b"0>").decimal(191), Ok(0));
+        assert_eq!(Reader::new(b"01").decimal(191), Err(Stop::Invalid));
+        assert_eq!(Reader::new(b"19").decimal(191), Err(Stop::Incomplete));
+        assert_eq!(Reader::new(b"x").decimal(191), Err(Stop::Invalid));
+        assert_eq!(Reader::with_limit(b"12", 2).decimal(99), Err(Stop::Invalid));
+        assert_eq!(Reader::new(b"9").decimal(8), Err(Stop::Invalid));
     }
 
     #[test]

@@ -78,7 +78,70 @@ fn openvpn_v3() -> Vec<u8> {
     packet
 }
 
+/// First bytes of real clients, captured on loopback by
+/// testdata/protocol/capture.py.
+const CAPTURED: &str = include_str!("../../testdata/protocol/protocol-captured.json");
+
+/// Where each capture is decided, by capture name.
+const CAPTURED_DECIDED_AT: [(&str, usize); 13] = [
+    // Length, header, `\x07example\x03com\x00`, QTYPE, QCLASS; an OPT
+    // record follows.
+    ("dig +tcp A", 2 + 12 + 13 + 4),
+    ("dig +tcp AXFR", 2 + 12 + 13 + 4),
+    // No EDNS: the question is the whole message.
+    ("kdig +tcp AAAA", 35),
+    // `<13>1 2`
+    ("logger --tcp", 7),
+    ("logger --tcp --rfc5424", 7),
+    // `<13>Dec  2 05:10:34 `
+    ("logger --tcp --rfc3164", 20),
+    // `105 ` and `44 ` before the message.
+    ("logger --tcp --octet-count", 4 + 7),
+    ("logger --tcp --rfc3164 --octet-count", 3 + 20),
+    ("adb connect", 24),
+    ("tincd ConnectTo", 16),
+    // `PROXY TCP4 127.0.0.1 127.0.0.1 PORT PORT\r\n`, 5-digit ports.
+    ("nginx proxy_protocol on", 44),
+    ("haproxy send-proxy", 44),
+    ("haproxy send-proxy-v2", 16),
+];
+
+fn hex_bytes(hex: &str) -> Vec<u8> {
+    (0..hex.len())
+        .step_by(2)
+        .map(|at| u8::from_str_radix(&hex[at..at + 2], 16).unwrap())
+        .collect()
+}
+
+fn captured_samples() -> Vec<Sample> {
+    let captures: Vec<serde_json::Value> = serde_json::from_str(CAPTURED).unwrap();
+    assert_eq!(captures.len(), CAPTURED_DECIDED_AT.len());
+    captures
+        .iter()
+        .map(|capture| {
+            let name = capture["name"].as_str().unwrap();
+            let (name, decided_at) = CAPTURED_DECIDED_AT
+                .into_iter()
+                .find(|(known, _)| *known == name)
+                .unwrap_or_else(|| panic!("no decision point for {name}"));
+            let protocol = capture["protocol"].as_str().unwrap().parse().unwrap();
+            sample(
+                name,
+                &hex_bytes(capture["hex"].as_str().unwrap()),
+                protocol,
+                decided_at,
+            )
+        })
+        .collect()
+}
+
 fn samples() -> Vec<Sample> {
+    let mut all = builtin_samples();
+    all.extend(captured_samples());
+    all
+}
+
+fn builtin_samples() -> Vec<Sample> {
     let h2c = [http::H2_PREFACE, &[0, 0, 0, 4, 0, 0, 0, 0, 0]].concat();
     let xmpp_decided = reader::find(XMPP, b"jabber:client").unwrap() + 13;
     vec![
@@ -155,7 +218,107 @@ fn samples() -> Vec<Sample> {
         ),
         sample("mosquitto_pub 3.1.1", MOSQUITTO_3_1_1, Protocol::Mqtt, 10),
         sample("mosquitto_pub 5", MOSQUITTO_5, Protocol::Mqtt, 10),
+        sample("tinc 1.1", b"0 node_b 17.7\n", Protocol::Tinc, 14),
+        sample(
+            "proxy v1 tcp6",
+            b"PROXY TCP6 2001:db8::1 2001:db8::2 51000 443\r\n\x16\x03\x01",
+            Protocol::ProxyProtocol,
+            46,
+        ),
+        sample(
+            "proxy v1 unknown",
+            b"PROXY UNKNOWN\r\n",
+            Protocol::ProxyProtocol,
+            15,
+        ),
+        sample(
+            "proxy v2 local",
+            b"\r\n\r\n\x00\r\nQUIT\n\x20\x00\x00\x00",
+            Protocol::ProxyProtocol,
+            16,
+        ),
+        sample(
+            "syslog zero-padded day",
+            b"<30>Feb 02 11:00:00 host app[1]: x\n",
+            Protocol::Syslog,
+            20,
+        ),
     ]
+}
+
+#[test]
+fn every_capture_is_in_the_samples() {
+    let names: Vec<&str> = captured_samples().iter().map(|s| s.name).collect();
+    assert_eq!(names.len(), 13);
+    for protocol in [
+        Protocol::Dns,
+        Protocol::Syslog,
+        Protocol::Adb,
+        Protocol::Tinc,
+        Protocol::ProxyProtocol,
+    ] {
+        assert!(
+            captured_samples().iter().any(|s| s.protocol == protocol),
+            "{protocol}"
+        );
+    }
+}
+
+#[test]
+fn extractors_on_the_captures() {
+    let captures = captured_samples();
+    let bytes = |name: &str| {
+        captures
+            .iter()
+            .find(|sample| sample.name == name)
+            .unwrap()
+            .bytes
+            .clone()
+    };
+    let dig = bytes("dig +tcp A");
+    let query = dns_query(&dig).unwrap();
+    assert_eq!(query.name, b"\x07example\x03com\x00");
+    assert_eq!((query.qtype, query.qclass), (1, 1));
+    assert_eq!(dns_query(&bytes("dig +tcp AXFR")).unwrap().qtype, 252);
+    let kdig = bytes("kdig +tcp AAAA");
+    let labels: Vec<&[u8]> = dns_query(&kdig).unwrap().labels().collect();
+    assert_eq!(labels, [&b"www"[..], b"example", b"net"]);
+    assert_eq!(dns_query(&kdig[..34]), None);
+
+    let nginx = bytes("nginx proxy_protocol on");
+    let header = proxy_header(&nginx).unwrap();
+    assert_eq!((header.version, header.len), (1, 44));
+    assert_eq!(header.source.unwrap().ip().to_string(), "127.0.0.1");
+    assert_eq!(&nginx[header.len..], b"hello\n");
+    let v2 = bytes("haproxy send-proxy-v2");
+    let header = proxy_header(&v2).unwrap();
+    assert_eq!((header.version, header.len), (2, 28));
+    assert_eq!(
+        header.source,
+        Some("127.0.0.1:34656".parse().unwrap()),
+        "the capture's source port"
+    );
+    assert_eq!(&v2[header.len..], b"hello\n");
+    assert!(!details_complete(Protocol::ProxyProtocol, &v2[..27]));
+    assert!(details_complete(Protocol::ProxyProtocol, &v2[..28]));
+    // The proxied client's bytes are classified on their own.
+    let mut tls_behind_proxy = nginx[..header_len_v1(&nginx)].to_vec();
+    tls_behind_proxy.extend_from_slice(&tls_client_hello());
+    let inner = proxy_header(&tls_behind_proxy).unwrap().len;
+    assert_eq!(
+        detect(&tls_behind_proxy[inner..]),
+        Verdict::Detected(Protocol::Tls)
+    );
+
+    assert_eq!(
+        tinc_node(&bytes("tincd ConnectTo")),
+        Some(&b"sift_alice"[..])
+    );
+    assert_eq!(tinc_node(b"0 sift_alice 17"), None);
+}
+
+fn header_len_v1(bytes: &[u8]) -> usize {
+    reader::find(bytes, b"\r\n").unwrap() + 2
 }
 
 #[test]
@@ -198,7 +361,10 @@ fn no_other_detector_accepts_a_full_sample() {
 
 #[test]
 fn details_are_complete_at_the_documented_point() {
-    let cases: [(&[u8], Protocol); 5] = [
+    let proxy_v2 =
+        b"\r\n\r\n\x00\r\nQUIT\n\x21\x11\x00\x0c\x7f\x00\x00\x01\x7f\x00\x00\x01\x87\x60\xac\xfd";
+    let cases: [(&[u8], Protocol); 6] = [
+        (proxy_v2, Protocol::ProxyProtocol),
         (CURL, Protocol::Http),
         (OPENSSH, Protocol::Ssh),
         (PSQL, Protocol::Postgres),
@@ -232,6 +398,10 @@ fn details_are_complete_at_the_documented_point() {
         Protocol::Xmpp,
         Protocol::Rdp,
         Protocol::Redis,
+        Protocol::Dns,
+        Protocol::Syslog,
+        Protocol::Adb,
+        Protocol::Tinc,
         Protocol::Unknown,
     ] {
         assert!(details_complete(protocol, b""), "{protocol}");
@@ -291,7 +461,7 @@ fn extractors_on_the_samples() {
 #[test]
 fn single_bytes_outside_every_detector_are_unknown_at_once() {
     for first in 0..=u8::MAX {
-        let possible = matches!(first, 0x00..=0x05 | 0x10 | 0x16 | b'<' | 0x80..=0xff)
+        let possible = matches!(first, 0x00..=0x05 | 0x0d | 0x10 | 0x16 | b'<' | 0x80..=0xff)
             || first.is_ascii_alphanumeric()
             || b"!#$%&'*+-.^_`|~".contains(&first);
         let expected = if possible {
@@ -338,6 +508,19 @@ fn near_misses_are_unknown() {
         b"\x20\x02\x00\x00",
         b"\xff\xfb\x1f",
         b"{\"jsonrpc\"",
+        b"\x01\x2d\x00",
+        b"\x02\x01\x38",
+        b"\x00\x20\x12\x34\x81",
+        b"<13>2026-12-02T05:10:34Z",
+        b"<13>1  ",
+        b"0 node 17\r\n",
+        b"0 no-de 1",
+        b"CNXN\x02",
+        b"CNXN\x01\x00\x00\x01\x00\x00\x10\x00\x77\x00\x00\x00\x00\x00\x00\x00\xbc\xb1\xa7\xb0",
+        b"PROXY TCP4 1.2.3.04 ",
+        b"PROXY UNKNOWN\n",
+        b"\r\n\r\n\x00\r\nQUIT\n\x22",
+        b"\r\n\r\n\x00\r\nQUIT\n\x21\x11\x00\x0b",
         b"",
     ] {
         if bytes.is_empty() {
@@ -371,6 +554,68 @@ fn overlaps_resolve_by_priority() {
 }
 
 #[test]
+fn overlaps_of_the_new_detectors() {
+    // PROXY is an HTTP method token too; `PROXY UNKNOWN HTTP/1.1\r\n` is
+    // a request line and a PROXY header at once: proxy_protocol ranks higher.
+    let both = b"PROXY UNKNOWN HTTP/1.1\r\n";
+    assert_eq!(probe(Protocol::Http, both), Probe::Match);
+    assert_eq!(detect(both), Verdict::Detected(Protocol::ProxyProtocol));
+    // With a bare LF it is no PROXY header, only a request line.
+    assert_eq!(
+        detect(b"PROXY UNKNOWN HTTP/1.1\n"),
+        Verdict::Detected(Protocol::Http)
+    );
+    // An ordinary TCP4 header leaves http at the first address byte.
+    assert_eq!(probe(Protocol::Http, b"PROXY TCP4 1"), Probe::NoMatch);
+    // PRI / PROXY part at byte 2.
+    assert_eq!(probe(Protocol::ProxyProtocol, b"PRI"), Probe::NoMatch);
+    assert_eq!(probe(Protocol::H2c, b"PRO"), Probe::NoMatch);
+    // Octet-counted syslog is an HTTP-shaped line up to its timestamp,
+    // whose first byte is where http gives up and syslog decides.
+    assert_eq!(probe(Protocol::Http, b"105 <13>1 "), Probe::Prefix);
+    assert_eq!(detect(b"105 <13>1 "), Verdict::NeedMore);
+    assert_eq!(detect(b"105 <13>1 2"), Verdict::Detected(Protocol::Syslog));
+    // A tinc ID line is an HTTP-shaped line until its version.
+    assert_eq!(probe(Protocol::Http, b"0 node "), Probe::Prefix);
+    assert_eq!(probe(Protocol::Http, b"0 node 1"), Probe::NoMatch);
+    // adb's CNXN is a token until its version bytes.
+    assert_eq!(probe(Protocol::Http, b"CNXN"), Probe::Prefix);
+    assert_eq!(probe(Protocol::Http, b"CNXN\x01"), Probe::NoMatch);
+    // `<`: syslog's digit vs xmpp's `?` or `s`.
+    assert_eq!(probe(Protocol::Xmpp, b"<1"), Probe::NoMatch);
+    assert_eq!(probe(Protocol::Syslog, b"<?"), Probe::NoMatch);
+    assert_eq!(probe(Protocol::Syslog, b"<s"), Probe::NoMatch);
+    // dns vs postgres: a zero length is no DNS message.
+    assert_eq!(probe(Protocol::Dns, b"\x00\x00"), Probe::NoMatch);
+    assert_eq!(probe(Protocol::Postgres, b"\x00\x11"), Probe::NoMatch);
+}
+
+/// A DNS query whose ID starts with 0x38 also starts an OpenVPN V2 hard
+/// reset of the same length: dns ranks higher and decides at the question,
+/// never later than openvpn could at the packet's end.
+#[test]
+fn dns_queries_shaped_like_openvpn_resets() {
+    let mut question = b"\x04host\x07example\x00\x00\x01\x00\x01".to_vec();
+    let body_len = 12 + question.len();
+    let mut v2_shaped = vec![0x00, u8::try_from(body_len).unwrap(), 0x38, 0x01];
+    v2_shaped.extend_from_slice(&[0x01, 0x00, 0x00, 0x01, 0, 0, 0, 0, 0, 0]);
+    v2_shaped.append(&mut question);
+    assert_eq!(v2_shaped.len(), 2 + body_len);
+    assert_eq!(probe(Protocol::OpenVpn, &v2_shaped), Probe::Match);
+    assert_eq!(detect(&v2_shaped), Verdict::Detected(Protocol::Dns));
+    for len in 1..v2_shaped.len() {
+        assert_eq!(detect(&v2_shaped[..len]), Verdict::NeedMore, "{len}");
+    }
+    // DNS lengths stop at 300, V3 lengths start at 336: disjoint.
+    assert_eq!(probe(Protocol::Dns, b"\x01\x2c"), Probe::Prefix);
+    assert_eq!(probe(Protocol::Dns, b"\x01\x2d"), Probe::NoMatch);
+    assert_eq!(probe(Protocol::Dns, &openvpn_v3()), Probe::NoMatch);
+    // And a real V2 reset is no DNS query.
+    assert_eq!(probe(Protocol::Dns, OPENVPN_V2), Probe::NoMatch);
+    assert_eq!(probe(Protocol::Dns, &openvpn_tls_auth()), Probe::NoMatch);
+}
+
+#[test]
 fn priority_lists_every_detector_once() {
     for protocol in Protocol::ALL {
         let count = PRIORITY.iter().filter(|&&p| p == protocol).count();
@@ -385,8 +630,24 @@ fn protocol_names() {
     assert_eq!(
         names,
         [
-            "tls", "http", "h2c", "ssh", "openvpn", "socks4", "socks5", "xmpp", "rdp", "postgres",
-            "mqtt", "redis", "unknown"
+            "tls",
+            "http",
+            "h2c",
+            "ssh",
+            "openvpn",
+            "socks4",
+            "socks5",
+            "xmpp",
+            "rdp",
+            "postgres",
+            "mqtt",
+            "redis",
+            "dns",
+            "syslog",
+            "adb",
+            "tinc",
+            "proxy_protocol",
+            "unknown"
         ]
     );
     for protocol in Protocol::ALL {
@@ -448,6 +709,13 @@ fn check_all_prefixes(bytes: &[u8]) {
         ssh_banner(prefix);
         postgres_startup(prefix);
         mqtt_client_id(prefix);
+        if let Some(query) = dns_query(prefix) {
+            assert!(query.labels().count() < 128);
+        }
+        if let Some(header) = proxy_header(prefix) {
+            assert!(header.len <= prefix.len());
+        }
+        tinc_node(prefix);
     }
 }
 

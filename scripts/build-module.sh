@@ -4,20 +4,28 @@
 #
 #   scripts/build-module.sh release    [DEST]   # what ships
 #   scripts/build-module.sh test-hooks [DEST]   # + test-only panic triggers
+#
+# SIFT_TARGET_DIR: cargo's target directory (default target/; the test-hooks
+# build uses its test-hooks/ subdirectory), e.g. one per root filesystem.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 flavour=${1:-release}
-dest=${2:-$top/target/modules/$flavour}
+base=${SIFT_TARGET_DIR:-$top/target}
+dest=${2:-$base/modules/$flavour}
 
 if [ -z "${NGINX_BUILD_DIR:-}" ] && [ -z "${NGINX_SOURCE_DIR:-}" ]; then
-    NGINX_BUILD_DIR=$(scripts/configure-debian-nginx.sh)
+    if [ -n "${SIFT_TARGET_DIR:-}" ]; then
+        NGINX_BUILD_DIR=$(scripts/configure-debian-nginx.sh "$SIFT_TARGET_DIR/nginx")
+    else
+        NGINX_BUILD_DIR=$(scripts/configure-debian-nginx.sh)
+    fi
     export NGINX_BUILD_DIR
 fi
 
 case "$flavour" in
-    release)    features=();                        target_dir=$top/target ;;
-    test-hooks) features=(--features test-hooks);   target_dir=$top/target/test-hooks ;;
+    release)    features=();                        target_dir=$base ;;
+    test-hooks) features=(--features test-hooks);   target_dir=$base/test-hooks ;;
     *) echo "build-module: unknown flavour $flavour" >&2; exit 2 ;;
 esac
 

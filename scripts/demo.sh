@@ -11,12 +11,26 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 mode=${1:-run}
 
-[ "$(id -u)" -ne 0 ] || scripts/install-deps.sh
-scripts/build-module.sh release "$top/target/modules/release" > /dev/null 2>&1
+say() { printf '==> demo: %s\n' "$*"; }
+die() { printf 'demo: error: %s\n' "$*" >&2; exit 1; }
 
-prefix=$top/target/demo
+if [ "$(id -u)" -eq 0 ]; then
+    say "installing what the demo needs (scripts/install-deps.sh demo)"
+    scripts/install-deps.sh demo || die "scripts/install-deps.sh demo failed (see above)"
+fi
+command -v cargo >/dev/null 2>&1 \
+    || die "cargo not found in PATH: sift needs Rust >= 1.82 (rustup: https://rustup.rs)"
+say "building sift (cargo build --release; a few minutes the first time)"
+# SIFT_TARGET_DIR (cargo's target directory) and SIFT_DEMO_PREFIX (the demo's
+# nginx prefix) default to target/ and target/demo.
+target=${SIFT_TARGET_DIR:-$top/target}
+if ! scripts/build-module.sh release "$target/modules/release"; then
+    die "the build failed (cargo's error is above)"
+fi
+
+prefix=${SIFT_DEMO_PREFIX:-$top/target/demo}
 mkdir -p "$prefix"/{conf/certs,modules,logs,tmp,ssh}
-install -m 0644 target/modules/release/ngx_stream_sift_module.so "$prefix/modules/"
+install -m 0644 "$target/modules/release/ngx_stream_sift_module.so" "$prefix/modules/"
 install -m 0644 nginx-conf/demo.conf "$prefix/conf/nginx.conf"
 
 if [ ! -f "$prefix/conf/certs/demo.crt" ]; then
@@ -40,9 +54,21 @@ AuthorizedKeysFile none
 UsePAM no
 SSHD
 
+# Stops the demo's own nginx and sshd, and nothing else: a pid from a pid
+# file is only signalled when that process runs with the demo's own files.
+stop_own() {   # stop_own PIDFILE MARK
+    local pid
+    [ -s "$1" ] || return 0
+    pid=$(cat "$1")
+    case "$pid" in '' | *[!0-9]*) return 0 ;; esac
+    if tr '\0' ' ' < "/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$2"; then
+        kill "$pid" 2> /dev/null || true
+    fi
+    rm -f "$1"
+}
 cleanup() {
-    [ -f "$prefix/logs/nginx.pid" ] && kill "$(cat "$prefix/logs/nginx.pid")" 2> /dev/null || true
-    [ -f "$prefix/ssh/sshd.pid" ] && kill "$(cat "$prefix/ssh/sshd.pid")" 2> /dev/null || true
+    stop_own "$prefix/logs/nginx.pid" "$prefix"
+    stop_own "$prefix/ssh/sshd.pid" "$prefix/ssh/sshd_config"
 }
 trap cleanup EXIT
 cleanup

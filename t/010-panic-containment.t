@@ -31,12 +31,11 @@ __DATA__
     content_by_lua_block {
         local sock = sift.connect()
         assert(sock:send('GET / HTTP/1.1\\r\\n\\r\\n'))
-        local data, err = sock:receive('*a')
-        ngx.say('panicking server: ', sift.outcome(data, err))
+        ngx.say('panicking server: ', sift.answer(sock))
         for i = 1, 3 do
             sock = sift.connect(sift.port + 1)
             assert(sock:send('SSH-2.0-x\\r\\n'))
-            ngx.say('healthy server: ', assert(sock:receive('*a')))
+            ngx.say('healthy server: ', sift.answer(sock))
         end
     }
 }"
@@ -48,7 +47,7 @@ healthy server: [ssh]
 healthy server: [ssh]
 healthy server: [ssh]
 --- error_log eval
-qr/\[alert\] .*sift: panic in sift preread handler at src\/sift\/preread\.rs:\d+: sift_test_panic is on/
+qr/\[alert\] .*sift: panic in sift preread handler at src\/preread\.rs:\d+: sift_test_panic is on/
 --- no_error_log
 exited on signal
 [emerg]
@@ -65,11 +64,10 @@ exited on signal
 "location = /panicvar {
     content_by_lua_block {
         local sock = sift.connect()
-        local data, err = sock:receive('*a')
-        ngx.say('panicking variable: ', sift.outcome(data, err))
+        ngx.say('panicking variable: ', sift.answer(sock))
         sock = sift.connect(sift.port + 1)
         assert(sock:send('GET / HTTP/1.0\\r\\n\\r\\n'))
-        ngx.say('healthy server: ', assert(sock:receive('*a')))
+        ngx.say('healthy server: ', sift.answer(sock))
     }
 }"
 --- request
@@ -78,7 +76,7 @@ GET /panicvar
 panicking variable: closed
 healthy server: [http]
 --- error_log eval
-qr/\[alert\] .*sift: panic in sift_test_panic at src\/sift\/test_hooks\.rs:\d+: \$sift_test_panic evaluated/
+qr/\[alert\] .*sift: panic in sift_test_panic at src\/test_hooks\.rs:\d+: \$sift_test_panic evaluated/
 --- no_error_log
 exited on signal
 [emerg]

@@ -118,8 +118,9 @@ mod table;
 #[cfg(test)]
 mod tests;
 
+pub mod params;
 pub use rate::{Rate, RateError};
 pub use table::{
-    keys_for, keys_per_mib, slots_for, Header, RateTable, Slot, Verdict, HEADER_SIZE, SLOT_SIZE,
-    TABLE_ALIGN,
+    keys_for, keys_per_mib, slots_for, split_region, Header, RateTable, Slot, Verdict, HEADER_SIZE,
+    SLOT_SIZE, TABLE_ALIGN,
 };

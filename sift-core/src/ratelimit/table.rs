@@ -56,7 +56,7 @@ const CLOCK_RESYNC_MS: u64 = 60_000;
 /// stored in shared memory and read by every worker. All zeros is an empty
 /// slot.
 #[repr(C)]
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, bytemuck::Pod, bytemuck::Zeroable)]
 pub struct Slot {
     /// The key's seeded hash, never 0; 0 marks an empty slot.
     hash: u64,
@@ -76,7 +76,7 @@ pub struct Slot {
 /// `#[repr(C)]`, 64 bytes, 8-byte aligned, no padding, no pointers. All
 /// zeros is a header that was never initialised.
 #[repr(C)]
-#[derive(Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Default, PartialEq, Eq, bytemuck::Pod, bytemuck::Zeroable)]
 pub struct Header {
     /// [`MAGIC`] once initialised.
     magic: u64,
@@ -120,6 +120,21 @@ pub enum Verdict {
     Passed,
     /// Over the rate; the bucket was left as it was.
     Rejected,
+}
+
+/// Splits a raw region (shared memory, as the FFI gets it) into the
+/// header and the [`slots_for`]`(region.len())` slots after it, without
+/// copying. `None` if the region is not 8-byte aligned or too small for
+/// the header. (bytemuck checks size and alignment; the layout needs no
+/// `unsafe` here.)
+pub fn split_region(region: &mut [u8]) -> Option<(&mut Header, &mut [Slot])> {
+    let count = slots_for(region.len());
+    let (header, rest) = region.split_at_mut_checked(HEADER_SIZE)?;
+    let slot_bytes = count.checked_mul(SLOT_SIZE)?;
+    let slots = rest.get_mut(..slot_bytes)?;
+    let header = bytemuck::try_from_bytes_mut::<Header>(header).ok()?;
+    let slots = bytemuck::try_cast_slice_mut::<u8, Slot>(slots).ok()?;
+    Some((header, slots))
 }
 
 /// How many slots fit in `bytes` after the header: what the FFI passes to

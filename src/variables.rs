@@ -1,14 +1,13 @@
 //! sift's variables. Values are known only after the preread phase, so
 //! they are registered non-cacheable and cached in the session's context.
 
-use nginx_sys::NGX_STREAM_VAR_NOCACHEABLE;
-
+use ngx_stream::ffi::NGX_STREAM_VAR_NOCACHEABLE;
+use ngx_stream::variable::Getter;
+use ngx_stream::{Result, Session, VariableSet, VariableSpec, VariableValue};
 use sift_core::protocol::{self, Classification, Protocol};
 
-use super::tls::{Derived, KeptHello, TlsInspection};
-use super::Sift;
-use crate::stream::variable::{Getter, VariableSpec};
-use crate::stream::{Session, VariableSet, VariableValue};
+use crate::module::Sift;
+use crate::tls::{Derived, KeptHello, TlsInspection};
 
 pub struct SiftVariables;
 
@@ -21,6 +20,7 @@ const fn late(name: &'static str, get: Getter) -> VariableSpec {
 }
 
 impl VariableSet for SiftVariables {
+    type Module = Sift;
     const VARIABLES: &'static [VariableSpec] = &[
         late("sift_protocol", protocol),
         late("sift_http_method", |s| http_detail(s, HttpDetail::Method)),
@@ -59,7 +59,7 @@ impl VariableSet for SiftVariables {
     ];
 }
 
-type Lookup<'s> = Result<VariableValue<'s>, ()>;
+type Lookup<'s> = Result<VariableValue<'s>>;
 
 fn found(value: Option<&[u8]>) -> VariableValue<'_> {
     value.map_or(VariableValue::NotFound, VariableValue::Bytes)
@@ -67,7 +67,7 @@ fn found(value: Option<&[u8]>) -> VariableValue<'_> {
 
 /// `$sift_protocol`: `tls`, `http`, `ssh`, ..., `unknown`, `timeout`,
 /// `closed`; empty when sift is off.
-fn protocol<'s>(session: &mut Session<'s>) -> Lookup<'s> {
+fn protocol<'s>(session: &Session<'s>) -> Lookup<'s> {
     // The context also exists for access rules and rate limits, which work
     // with sift off: only inspected sessions have a protocol.
     if !session.srv_conf::<Sift>().is_enabled() || session.is_datagram() {
@@ -78,8 +78,11 @@ fn protocol<'s>(session: &mut Session<'s>) -> Lookup<'s> {
     };
     // Undecided means the session ended in preread: the client closed, or
     // nginx's preread_timeout came before sift_timeout.
-    let classification = ctx.classification.unwrap_or_else(|| {
-        Classification::undecided(ctx.pending.get(session).len(), session.client_closed())
+    let classification = ctx.classification.get().unwrap_or_else(|| {
+        Classification::undecided(
+            ctx.pending.get().get(session).len(),
+            session.client_closed(),
+        )
     });
     Ok(VariableValue::Bytes(classification.as_str().as_bytes()))
 }
@@ -87,13 +90,13 @@ fn protocol<'s>(session: &mut Session<'s>) -> Lookup<'s> {
 /// The client's first bytes, if sift classified them as `expected`.
 fn first_bytes<'s>(session: &Session<'s>, expected: Protocol) -> Option<&'s [u8]> {
     let ctx = session.ctx::<Sift>()?;
-    (ctx.classification? == Classification::Protocol(expected))
-        .then(|| ctx.first_bytes.get(session))
+    (ctx.classification.get()? == Classification::Protocol(expected))
+        .then(|| ctx.first_bytes.get().get(session))
 }
 
 /// A detail extracted from the first bytes of a session of `expected`.
 fn detail<'s>(
-    session: &mut Session<'s>,
+    session: &Session<'s>,
     expected: Protocol,
     extract: impl FnOnce(&'s [u8]) -> Option<&'s [u8]>,
 ) -> Lookup<'s> {
@@ -105,7 +108,7 @@ enum HttpDetail {
     Uri,
 }
 
-fn http_detail<'s>(session: &mut Session<'s>, which: HttpDetail) -> Lookup<'s> {
+fn http_detail<'s>(session: &Session<'s>, which: HttpDetail) -> Lookup<'s> {
     detail(session, Protocol::Http, |bytes| {
         let request = protocol::http_request(bytes)?;
         Some(match which {
@@ -117,7 +120,7 @@ fn http_detail<'s>(session: &mut Session<'s>, which: HttpDetail) -> Lookup<'s> {
 
 /// `$sift_http_host`: the Host header, port removed, lowercased (once,
 /// into the pool, then cached).
-fn http_host<'s>(session: &mut Session<'s>) -> Lookup<'s> {
+fn http_host<'s>(session: &Session<'s>) -> Lookup<'s> {
     let Some(host) = first_bytes(session, Protocol::Http).and_then(protocol::http_host) else {
         return Ok(VariableValue::NotFound);
     };
@@ -128,13 +131,11 @@ fn http_host<'s>(session: &mut Session<'s>) -> Lookup<'s> {
         return Ok(VariableValue::Bytes(cached.get(session)));
     }
     let lowered = if host.iter().any(u8::is_ascii_uppercase) {
-        session
-            .pool_copy_with(host.len(), |out| {
-                for (to, from) in out.iter_mut().zip(host) {
-                    *to = from.to_ascii_lowercase();
-                }
-            })
-            .ok_or(())?
+        session.pool_copy_with(host.len(), |out| {
+            for (to, from) in out.iter_mut().zip(host) {
+                *to = from.to_ascii_lowercase();
+            }
+        })?
     } else {
         host
     };
@@ -143,7 +144,7 @@ fn http_host<'s>(session: &mut Session<'s>) -> Lookup<'s> {
 }
 
 fn inspection<'a>(session: &'a Session<'_>) -> Option<&'a TlsInspection> {
-    session.ctx::<Sift>()?.tls.as_ref()
+    session.ctx::<Sift>()?.tls.get()
 }
 
 fn hello<'a>(session: &'a Session<'_>) -> Option<&'a KeptHello> {
@@ -153,13 +154,13 @@ fn hello<'a>(session: &'a Session<'_>) -> Option<&'a KeptHello> {
     }
 }
 
-fn tls_sni<'s>(session: &mut Session<'s>) -> Lookup<'s> {
+fn tls_sni<'s>(session: &Session<'s>) -> Lookup<'s> {
     Ok(found(
         hello(session).and_then(|hello| hello.server_name(session)),
     ))
 }
 
-fn tls_version<'s>(session: &mut Session<'s>) -> Lookup<'s> {
+fn tls_version<'s>(session: &Session<'s>) -> Lookup<'s> {
     Ok(found(
         hello(session)
             .and_then(KeptHello::version_name)
@@ -167,7 +168,7 @@ fn tls_version<'s>(session: &mut Session<'s>) -> Lookup<'s> {
     ))
 }
 
-fn tls_ech<'s>(session: &mut Session<'s>) -> Lookup<'s> {
+fn tls_ech<'s>(session: &Session<'s>) -> Lookup<'s> {
     Ok(found(hello(session).map(|hello| {
         if hello.has_ech() {
             &b"1"[..]
@@ -177,19 +178,19 @@ fn tls_ech<'s>(session: &mut Session<'s>) -> Lookup<'s> {
     })))
 }
 
-fn tls_status<'s>(session: &mut Session<'s>) -> Lookup<'s> {
+fn tls_status<'s>(session: &Session<'s>) -> Lookup<'s> {
     Ok(found(
         inspection(session).map(|tls| tls.status().as_bytes()),
     ))
 }
 
 /// ALPN list and fingerprints: computed on first lookup, then cached.
-fn derived<'s>(session: &mut Session<'s>, which: Derived) -> Lookup<'s> {
+fn derived<'s>(session: &Session<'s>, which: Derived) -> Lookup<'s> {
     let Some(hello) = hello(session) else {
         return Ok(VariableValue::NotFound);
     };
-    // None here means the pool is out of memory: fail the lookup.
-    let value = hello.derived(session, which).ok_or(())?;
+    // An error here means the pool is out of memory: fail the lookup.
+    let value = hello.derived(session, which)?;
     // No ALPN extension (or an empty one): no value, like the other
     // variables of things the client did not send.
     Ok(if value.is_empty() {
@@ -200,19 +201,17 @@ fn derived<'s>(session: &mut Session<'s>, which: Derived) -> Lookup<'s> {
 }
 
 /// `$sift_access`: `allowed`, `denied`, `dry_run_denied`; empty without rules.
-fn access<'s>(session: &mut Session<'s>) -> Lookup<'s> {
-    let outcome = session.ctx::<Sift>().and_then(|ctx| ctx.access);
+fn access<'s>(session: &Session<'s>) -> Lookup<'s> {
+    let outcome = session.ctx::<Sift>().and_then(|ctx| ctx.access.get());
     Ok(found(outcome.map(|outcome| outcome.as_str().as_bytes())))
 }
 
 /// `$sift_access_rule`: the rule that decided, with its file and line.
-fn access_rule<'s>(session: &mut Session<'s>) -> Lookup<'s> {
-    let index = session.ctx::<Sift>().and_then(|ctx| ctx.access?.rule());
-    let rules = session
-        .srv_conf::<Sift>()
-        .rules
-        .as_deref()
-        .unwrap_or_default();
+fn access_rule<'s>(session: &Session<'s>) -> Lookup<'s> {
+    let index = session
+        .ctx::<Sift>()
+        .and_then(|ctx| ctx.access.get()?.rule());
+    let rules = session.srv_conf::<Sift>().rules();
     Ok(found(
         index
             .and_then(|index| rules.get(index))
@@ -222,7 +221,7 @@ fn access_rule<'s>(session: &mut Session<'s>) -> Lookup<'s> {
 
 /// `$sift_rate_status`: `PASSED`, `REJECTED`, `REJECTED_DRY_RUN`; empty when
 /// no limit counted the session.
-fn rate_status<'s>(session: &mut Session<'s>) -> Lookup<'s> {
-    let status = session.ctx::<Sift>().and_then(|ctx| ctx.rate);
+fn rate_status<'s>(session: &Session<'s>) -> Lookup<'s> {
+    let status = session.ctx::<Sift>().and_then(|ctx| ctx.rate.get());
     Ok(found(status.map(|status| status.as_str().as_bytes())))
 }

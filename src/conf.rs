@@ -1,20 +1,18 @@
 //! Per-server configuration.
 
-use nginx_sys::{ngx_flag_t, ngx_msec_t, ngx_uint_t};
+use ngx_stream::ffi::{ngx_flag_t, ngx_msec_t, ngx_uint_t, NGX_LOG_ERR};
+use ngx_stream::module::{merge_flag, merge_msec, FLAG_UNSET, MSEC_UNSET};
+use ngx_stream::{MergeSrvConf, Result, SavedContentHandler};
 
-use super::access::AccessRule;
-use super::ratelimit::RateLimit;
-
-use crate::stream::module::{conf_flag, conf_msec, FLAG_UNSET, MSEC_UNSET};
+use crate::access::AccessRule;
+use crate::ratelimit::RateLimit;
 
 /// `sift_timeout` default: well under nginx's 30s `preread_timeout`, and
 /// long enough for a client on a slow link to send its first bytes.
 pub const DEFAULT_TIMEOUT_MS: ngx_msec_t = 5000;
-use crate::stream::MergeSrvConf;
 
-/// Fields set by `ngx_conf_set_*_slot` handlers, hence `repr(C)` and nginx's
-/// field types; read through [`SiftSrvConf::enabled`] and friends.
-#[repr(C)]
+/// Fields set by nginx's `ngx_conf_set_*_slot` handlers keep nginx's types
+/// (the command table names them by offset).
 #[derive(Debug)]
 pub struct SiftSrvConf {
     /// `sift on | off;`
@@ -25,14 +23,14 @@ pub struct SiftSrvConf {
     pub access_dry_run: ngx_flag_t,
     /// `sift_rate_dry_run on | off;`
     pub rate_dry_run: ngx_flag_t,
-    /// `sift_rate_log_level info | notice | warn | error;`
-    pub rate_log_level: ngx_uint_t,
+    /// `sift_rate_log_level info | notice | warn | error;` (None: inherit)
+    pub rate_log_level: Option<ngx_uint_t>,
     /// `sift_allow` / `sift_deny`, in order; None: inherit.
     pub rules: Option<Vec<AccessRule>>,
     /// `sift_rate zone=...`; None: inherit.
     pub rates: Option<Vec<RateLimit>>,
     /// The server's own content handler, when rules or limits run first.
-    pub content_handler: nginx_sys::ngx_stream_content_handler_pt,
+    pub content_handler: SavedContentHandler,
     /// `sift_test_panic on;` makes the preread handler panic (test builds only).
     #[cfg(feature = "test-hooks")]
     pub test_panic: ngx_flag_t,
@@ -45,51 +43,54 @@ impl Default for SiftSrvConf {
             timeout: MSEC_UNSET,
             access_dry_run: FLAG_UNSET,
             rate_dry_run: FLAG_UNSET,
-            rate_log_level: ngx_uint_t::MAX,
+            rate_log_level: None,
             rules: None,
             rates: None,
-            content_handler: None,
+            content_handler: SavedContentHandler::default(),
             #[cfg(feature = "test-hooks")]
             test_panic: FLAG_UNSET,
         }
     }
 }
 
-/// The `stream {}` level configuration.
-#[derive(Debug, Default)]
-pub struct SiftMainConf {}
-
 impl SiftSrvConf {
     /// Whether sift inspects sessions of this server.
     pub fn is_enabled(&self) -> bool {
         self.enabled == 1
     }
+
+    /// The access rules, in order (empty without any).
+    pub fn rules(&self) -> &[AccessRule] {
+        self.rules.as_deref().unwrap_or_default()
+    }
+
+    /// The rate limits (empty without any).
+    pub fn rates(&self) -> &[RateLimit] {
+        self.rates.as_deref().unwrap_or_default()
+    }
 }
 
 impl MergeSrvConf for SiftSrvConf {
-    fn merge(&mut self, prev: &Self) -> Result<(), String> {
-        conf_flag(&mut self.enabled, prev.enabled, false);
-        conf_msec(&mut self.timeout, prev.timeout, DEFAULT_TIMEOUT_MS);
-        conf_flag(&mut self.access_dry_run, prev.access_dry_run, false);
-        conf_flag(&mut self.rate_dry_run, prev.rate_dry_run, false);
-        if self.rate_log_level == ngx_uint_t::MAX {
-            self.rate_log_level = if prev.rate_log_level == ngx_uint_t::MAX {
-                nginx_sys::NGX_LOG_ERR as ngx_uint_t
-            } else {
-                prev.rate_log_level
-            };
-        }
+    fn merge(&mut self, prev: &Self) -> Result<()> {
+        merge_flag(&mut self.enabled, prev.enabled, false);
+        merge_msec(&mut self.timeout, prev.timeout, DEFAULT_TIMEOUT_MS);
+        merge_flag(&mut self.access_dry_run, prev.access_dry_run, false);
+        merge_flag(&mut self.rate_dry_run, prev.rate_dry_run, false);
+        self.rate_log_level = self
+            .rate_log_level
+            .or(prev.rate_log_level)
+            .or(Some(NGX_LOG_ERR as ngx_uint_t));
         if self.rules.is_none() {
             self.rules = prev.rules.clone();
         }
         if self.rates.is_none() {
             self.rates = prev.rates.clone();
         }
-        for limit in self.rates.iter().flatten() {
+        for limit in self.rates() {
             limit.check_declared()?;
         }
         #[cfg(feature = "test-hooks")]
-        conf_flag(&mut self.test_panic, prev.test_panic, false);
+        merge_flag(&mut self.test_panic, prev.test_panic, false);
         Ok(())
     }
 }

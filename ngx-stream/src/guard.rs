@@ -5,6 +5,7 @@
 //! `alert` with its message and source location, and the entry point returns
 //! its failure value (`NGX_ERROR`, `NGX_CONF_ERROR`, ...): nginx then ends the
 //! one session or configuration step involved, and the worker keeps serving.
+//! Modules must be built with `panic = "unwind"` for this to work.
 
 use std::any::Any;
 use std::cell::{Cell, RefCell};
@@ -13,7 +14,7 @@ use std::sync::Once;
 
 use nginx_sys::NGX_LOG_ALERT;
 
-use super::log::{log_error, Log};
+use crate::log::{log_error, Log};
 
 thread_local! {
     /// How many [`contain`] calls are on this thread's stack.
@@ -26,11 +27,14 @@ static INSTALL_HOOK: Once = Once::new();
 
 /// Installs a panic hook that records the location of panics inside
 /// [`contain`] (so the alert can name it) instead of printing to stderr.
-/// Panics elsewhere, e.g. in another Rust module in the same process, still go
-/// to the hook that was installed before ours.
+/// Panics elsewhere, e.g. in another Rust module in the same process, still
+/// go to the hook that was installed before ours. The layer installs it in
+/// every module's `postconfiguration`; once per process.
 pub fn install_panic_hook() {
     INSTALL_HOOK.call_once(|| {
         let previous = panic::take_hook();
+        // The hook lives as long as the process: its one allocation (the
+        // boxed closure) is never freed, as with any process-wide hook.
         panic::set_hook(Box::new(move |info| {
             if CONTAIN_DEPTH.with(Cell::get) > 0 {
                 let location = info
@@ -45,9 +49,10 @@ pub fn install_panic_hook() {
 }
 
 /// Runs `body`, containing any panic. On a panic, logs
-/// `sift: panic in <site> at <file:line>: <message>` at `alert` to `log`
+/// `<module>: panic in <site> at <file:line>: <message>` at `alert` to `log`
 /// (the cycle log when `None`) and returns `on_panic()`.
 pub fn contain<R>(
+    module: &str,
     log: Option<Log<'_>>,
     site: &str,
     on_panic: impl FnOnce() -> R,
@@ -67,7 +72,7 @@ pub fn contain<R>(
                 NGX_LOG_ALERT as usize,
                 log,
                 format_args!(
-                    "sift: panic in {site} at {location}: {}",
+                    "{module}: panic in {site} at {location}: {}",
                     payload_message(payload.as_ref())
                 ),
             );
@@ -85,5 +90,33 @@ fn payload_message(payload: &(dyn Any + Send)) -> &str {
         message
     } else {
         "non-string panic payload"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn returns_the_body_value() {
+        assert_eq!(contain("m", None, "site", || 0, || 7), 7);
+    }
+
+    #[test]
+    fn contains_a_panic_and_records_where() {
+        install_panic_hook();
+        // No cycle log outside nginx: the alert is dropped, the value is not.
+        let got = contain("m", None, "site", || -1, || panic!("boom"));
+        assert_eq!(got, -1);
+        assert_eq!(CONTAIN_DEPTH.with(Cell::get), 0);
+        // The hook recorded the location, and contain took it.
+        assert!(PANIC_LOCATION.with(|slot| slot.borrow().is_none()));
+    }
+
+    #[test]
+    fn payload_messages() {
+        assert_eq!(payload_message(&"static"), "static");
+        assert_eq!(payload_message(&String::from("owned")), "owned");
+        assert_eq!(payload_message(&42u32), "non-string panic payload");
     }
 }

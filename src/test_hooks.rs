@@ -1,14 +1,15 @@
 //! Test-only triggers, compiled only with the `test-hooks` feature, to prove
 //! that a panic in Rust ends one session and never the worker.
 
-use nginx_sys::NGX_STREAM_VAR_NOCACHEABLE;
+use ngx_stream::ffi::NGX_STREAM_VAR_NOCACHEABLE;
+use ngx_stream::{Result, Session, VariableSet, VariableSpec, VariableValue};
 
-use crate::stream::variable::VariableSpec;
-use crate::stream::{Session, VariableSet, VariableValue};
+use crate::module::Sift;
 
 pub struct TestHookVariables;
 
 impl VariableSet for TestHookVariables {
+    type Module = Sift;
     const VARIABLES: &'static [VariableSpec] = &[VariableSpec {
         name: "sift_test_panic",
         get: panicking_variable,
@@ -17,6 +18,6 @@ impl VariableSet for TestHookVariables {
 }
 
 /// `$sift_test_panic`: panics whenever evaluated.
-fn panicking_variable<'s>(_session: &mut Session<'s>) -> Result<VariableValue<'s>, ()> {
+fn panicking_variable<'s>(_session: &Session<'s>) -> Result<VariableValue<'s>> {
     panic!("$sift_test_panic evaluated")
 }

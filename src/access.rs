@@ -1,14 +1,12 @@
-//! `sift_allow` / `sift_deny`: ordered access rules, evaluated after
-//! inspection (so they can use sift's and `ssl_preread`'s variables). The
-//! first rule that matches decides; no match means allowed.
+//! Ordered access rules (`sift_allow` / `sift_deny`, parsed in
+//! `directives.rs`), evaluated after inspection (so they can use sift's
+//! and `ssl_preread`'s variables). The first rule that matches decides; no
+//! match means allowed.
 
 use std::net::IpAddr;
 
-use sift_core::access::{parse_address_rule, AddressRule};
-
-use super::conf::SiftSrvConf;
-use crate::stream::directive::{ConfArgs, Directive};
-use crate::stream::Session;
+use ngx_stream::{Session, VariableIndex};
+use sift_core::access::AddressRule;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Action {
@@ -17,17 +15,17 @@ pub enum Action {
 }
 
 #[derive(Clone, Debug)]
-enum Matcher {
+pub enum Matcher {
     Address(AddressRule),
     /// A variable's index: matches when its value is non-empty and not `0`.
-    Variable(usize),
+    Variable(VariableIndex),
 }
 
 /// One rule, with its text and place for logs and `$sift_access_rule`.
 #[derive(Clone, Debug)]
 pub struct AccessRule {
     pub action: Action,
-    matcher: Matcher,
+    pub matcher: Matcher,
     /// `sift_deny $bad_client at /etc/nginx/nginx.conf:23`
     pub described: String,
 }
@@ -84,49 +82,4 @@ pub fn evaluate(rules: &[AccessRule], session: &Session<'_>, dry_run: bool) -> A
         }
     }
     AccessOutcome::Allowed(None)
-}
-
-pub struct SiftAllow;
-pub struct SiftDeny;
-
-impl Directive for SiftAllow {
-    type Conf = SiftSrvConf;
-    fn set(args: &ConfArgs, conf: &mut SiftSrvConf) -> Result<(), String> {
-        add_rule(args, conf, Action::Allow)
-    }
-}
-
-impl Directive for SiftDeny {
-    type Conf = SiftSrvConf;
-    fn set(args: &ConfArgs, conf: &mut SiftSrvConf) -> Result<(), String> {
-        add_rule(args, conf, Action::Deny)
-    }
-}
-
-fn add_rule(args: &ConfArgs, conf: &mut SiftSrvConf, action: Action) -> Result<(), String> {
-    let value: Vec<u8> = args.args().next().unwrap_or_default().to_vec();
-    let matcher = if value.starts_with(b"$") {
-        Matcher::Variable(args.variable_index(0)?)
-    } else {
-        let text = core::str::from_utf8(&value).map_err(|_| args.invalid_value(&value))?;
-        let parsed = parse_address_rule(text)
-            .map_err(|why| format!("{} ({why})", args.invalid_value(&value)))?;
-        if parsed.host_bits_set {
-            // nginx's access module says the same of such rules.
-            args.warn(format_args!("low address bits of {text} are meaningless"));
-        }
-        Matcher::Address(parsed.rule)
-    };
-    let described = format!(
-        "{} {} at {}",
-        args.name(),
-        String::from_utf8_lossy(&value),
-        args.location()
-    );
-    conf.rules.get_or_insert_with(Vec::new).push(AccessRule {
-        action,
-        matcher,
-        described,
-    });
-    Ok(())
 }

@@ -8,7 +8,7 @@ use std::cell::{Cell, RefCell};
 use sift_core::slice::{rebase, subslice_range};
 use sift_core::tls::{self, ClientHello, HelloOutcome};
 
-use crate::stream::session::{Session, SessionBytes};
+use ngx_stream::{Error, Result, Session, SessionBytes};
 
 /// What TLS inspection found for one session.
 #[derive(Debug)]
@@ -78,14 +78,13 @@ thread_local! {
     static TEXT: RefCell<String> = const { RefCell::new(String::new()) };
 }
 
-/// Parses the bytes so far. `capacity` is the preread buffer's size; `None`
-/// means the session's pool is out of memory.
+/// Parses the bytes so far. `capacity` is the preread buffer's size.
 pub fn inspect<'s>(
     session: &Session<'s>,
     bytes: &'s [u8],
     capacity: usize,
     buffer_full: bool,
-) -> Option<Step> {
+) -> Result<Step> {
     SCRATCH.with(|cell| {
         let mut owned;
         let mut shared = cell.try_borrow_mut().ok();
@@ -99,8 +98,8 @@ pub fn inspect<'s>(
         if scratch.len() < capacity {
             scratch.resize(capacity, 0);
         }
-        let scratch = scratch.get_mut(..capacity)?;
-        Some(match tls::parse_client_hello(bytes, scratch) {
+        let scratch = scratch.get_mut(..capacity).ok_or(Error::NoMemory)?;
+        Ok(match tls::parse_client_hello(bytes, scratch) {
             HelloOutcome::NeedMore if buffer_full => Step::Done(TlsInspection::TooLarge),
             HelloOutcome::NeedMore => Step::NeedMore,
             HelloOutcome::Hello(hello) => {
@@ -117,17 +116,17 @@ pub fn inspect<'s>(
 
 /// Keeps a hello parsed from `bytes` (or from the scratch space) for the
 /// session: no copy when its body lies in the preread buffer.
-fn keep<'s>(session: &Session<'s>, bytes: &'s [u8], hello: &ClientHello<'_>) -> Option<KeptHello> {
+fn keep<'s>(session: &Session<'s>, bytes: &'s [u8], hello: &ClientHello<'_>) -> Result<KeptHello> {
     let body = hello.body();
-    let kept_body: &'s [u8] = match subslice_range(bytes, body) {
-        Some(range) => bytes.get(range)?,
+    let kept_body: &'s [u8] = match subslice_range(bytes, body).and_then(|range| bytes.get(range)) {
+        Some(in_buffer) => in_buffer,
         None => session.pool_copy(body)?,
     };
     let server_name = match hello.server_name() {
-        Some(name) => Some(session.keep(rebase(body, name, kept_body)?)),
+        Some(name) => Some(session.keep(rebase(body, name, kept_body).ok_or(Error::NoMemory)?)),
         None => None,
     };
-    Some(KeptHello {
+    Ok(KeptHello {
         body: session.keep(kept_body),
         server_name,
         highest_version: hello.highest_version(),
@@ -151,16 +150,16 @@ impl KeptHello {
         self.has_ech
     }
 
-    /// A derived value, computed on first use and cached. `None` if the
-    /// pool is out of memory.
-    pub fn derived<'s>(&self, session: &Session<'s>, which: Derived) -> Option<&'s [u8]> {
-        let slot = self.derived.get(which as usize)?;
+    /// A derived value, computed on first use and cached.
+    pub fn derived<'s>(&self, session: &Session<'s>, which: Derived) -> Result<&'s [u8]> {
+        let slot = self.derived.get(which as usize).ok_or(Error::NoMemory)?;
         if let Some(value) = slot.get() {
-            return Some(value.get(session));
+            return Ok(value.get(session));
         }
         // Parsed before, so this cannot fail; it is cheaper to walk the
         // body again than to keep every field for the rare fingerprint.
-        let hello = ClientHello::parse(self.body.get(session)).ok()?;
+        let hello = ClientHello::parse(self.body.get(session))
+            .map_err(|_| Error::Invalid(String::from("kept ClientHello no longer parses")))?;
         let value = match which {
             Derived::Alpn => alpn_list(session, &hello)?,
             Derived::Ja3 => session.pool_copy(tls::ja3(&hello).as_bytes())?,
@@ -171,12 +170,12 @@ impl KeptHello {
             Derived::Ja4Ro => formatted(session, |out| tls::write_ja4_ro(&hello, out))?,
         };
         slot.set(Some(session.keep(value)));
-        Some(value)
+        Ok(value)
     }
 }
 
 /// ALPN names in wire order, comma-separated (like `$ssl_preread_alpn_protocols`).
-fn alpn_list<'s>(session: &Session<'s>, hello: &ClientHello<'_>) -> Option<&'s [u8]> {
+fn alpn_list<'s>(session: &Session<'s>, hello: &ClientHello<'_>) -> Result<&'s [u8]> {
     let names = hello.alpn_protocols();
     let len = names
         .clone()
@@ -203,13 +202,13 @@ fn alpn_list<'s>(session: &Session<'s>, hello: &ClientHello<'_>) -> Option<&'s [
 fn formatted<'s>(
     session: &Session<'s>,
     write: impl FnOnce(&mut String) -> std::fmt::Result,
-) -> Option<&'s [u8]> {
+) -> Result<&'s [u8]> {
     TEXT.with(|cell| {
         let mut owned = String::new();
         let mut shared = cell.try_borrow_mut().ok();
         let text = shared.as_deref_mut().unwrap_or(&mut owned);
         text.clear();
-        write(text).ok()?;
+        write(text).map_err(|_| Error::NoMemory)?;
         session.pool_copy(text.as_bytes())
     })
 }

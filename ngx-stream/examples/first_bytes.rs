@@ -1,0 +1,213 @@
+//! A complete stream module on `ngx-stream`: it waits for a client's first
+//! bytes in the preread phase and exposes them, hex-encoded, as
+//! `$first_bytes`.
+//!
+//! ```nginx
+//! load_module modules/ngx_stream_module.so;
+//! load_module /path/to/libfirst_bytes.so;
+//! stream {
+//!     log_format first '$remote_addr $first_bytes';
+//!     server {
+//!         listen 9000;
+//!         first_bytes 4;              # wait for 4 bytes (default: off)
+//!         first_bytes_timeout 500ms;  # then decide with what there is
+//!         access_log /var/log/nginx/first.log first;
+//!         return "$first_bytes\n";
+//!     }
+//! }
+//! ```
+//!
+//! Built by `cargo build -p ngx-stream --example first_bytes` (with
+//! `NGINX_BUILD_DIR` pointing at a configured nginx, as for any ngx module);
+//! tested through nginx in the project's `t/030-layer-example.t`.
+#![forbid(unsafe_code)]
+// ngx_modules! makes the undocumented statics nginx looks up.
+#![allow(missing_docs)]
+
+use core::cell::Cell;
+use core::mem::offset_of;
+
+use ngx_stream::command::{self, CommandTable};
+use ngx_stream::ffi::{ngx_flag_t, ngx_msec_t, NGX_LOG_INFO, NGX_STREAM_VAR_NOCACHEABLE};
+use ngx_stream::module::{merge_msec, MSEC_UNSET};
+use ngx_stream::{
+    stream_log, Conf, Error, MergeSrvConf, Phase, PhaseHandler, PhaseOutcome, Result, Session,
+    SessionBytes, StreamModule, TimerAction, VariableSet, VariableSpec, VariableValue,
+};
+
+/// The module, as the layer's generics see it.
+pub struct FirstBytes;
+
+/// Per-server configuration.
+#[derive(Debug)]
+pub struct FirstBytesConf {
+    /// `first_bytes N;` (0: off); `ngx_flag_t::MAX` while unset.
+    wanted: ngx_flag_t,
+    /// `first_bytes_timeout TIME;`, set by nginx's own msec slot.
+    timeout: ngx_msec_t,
+}
+
+impl Default for FirstBytesConf {
+    fn default() -> Self {
+        FirstBytesConf {
+            wanted: ngx_flag_t::MAX,
+            timeout: MSEC_UNSET,
+        }
+    }
+}
+
+impl MergeSrvConf for FirstBytesConf {
+    fn merge(&mut self, prev: &Self) -> Result<()> {
+        if self.wanted == ngx_flag_t::MAX {
+            self.wanted = if prev.wanted == ngx_flag_t::MAX {
+                0
+            } else {
+                prev.wanted
+            };
+        }
+        merge_msec(&mut self.timeout, prev.timeout, 1000);
+        Ok(())
+    }
+}
+
+/// What a session found: the bytes once decided. Changed through `Cell`s:
+/// the layer hands out session state by shared reference only.
+#[derive(Default)]
+pub struct FirstBytesCtx {
+    decided: Cell<bool>,
+    bytes: Cell<SessionBytes>,
+    waiting: Cell<SessionBytes>,
+}
+
+impl StreamModule for FirstBytes {
+    const NAME: &'static str = "first_bytes";
+    type MainConf = ();
+    type SrvConf = FirstBytesConf;
+    type Ctx = FirstBytesCtx;
+
+    fn preconfiguration(cf: &Conf<'_>) -> Result<()> {
+        cf.add_variables::<Variables>()
+    }
+
+    fn postconfiguration(cf: &Conf<'_>) -> Result<()> {
+        cf.add_phase_handler::<Preread>()
+    }
+
+    /// `first_bytes_timeout` passed: decide with the bytes there are.
+    fn on_timer(session: &Session<'_>) -> TimerAction {
+        if let Some(ctx) = session.ctx::<FirstBytes>() {
+            if let Some(log) = session.log() {
+                stream_log!(NGX_LOG_INFO, log, "first_bytes: timed out");
+            }
+            ctx.bytes.set(ctx.waiting.get());
+            ctx.decided.set(true);
+        }
+        TimerAction::ResumePhases
+    }
+}
+
+/// `first_bytes N;`: parsed in Rust to show a directive handler.
+struct FirstBytesDirective;
+
+impl command::Directive for FirstBytesDirective {
+    type Module = FirstBytes;
+
+    fn set(cf: &Conf<'_>, conf: &mut FirstBytesConf) -> Result<()> {
+        let value = cf.arg(0).unwrap_or_default();
+        let wanted = core::str::from_utf8(value)
+            .ok()
+            .and_then(|text| text.parse::<u8>().ok())
+            .filter(|&n| n <= 64)
+            .ok_or_else(|| cf.invalid_value(value))?;
+        conf.wanted = ngx_flag_t::from(wanted);
+        Ok(())
+    }
+}
+
+static COMMANDS: CommandTable<3> = CommandTable::new([
+    command::directive::<FirstBytesDirective>(
+        c"first_bytes",
+        command::STREAM | command::SERVER | command::TAKE1,
+    ),
+    command::msec(
+        c"first_bytes_timeout",
+        command::STREAM | command::SERVER,
+        offset_of!(FirstBytesConf, timeout),
+    ),
+    command::END,
+]);
+
+ngx_stream::stream_module!(ngx_stream_first_bytes_module, FirstBytes, COMMANDS);
+ngx::ngx_modules!(ngx_stream_first_bytes_module);
+
+struct Preread;
+
+impl PhaseHandler for Preread {
+    type Module = FirstBytes;
+    const PHASE: Phase = Phase::Preread;
+    const NAME: &'static str = "first_bytes preread handler";
+
+    fn handle(session: &Session<'_>) -> PhaseOutcome {
+        let conf = session.srv_conf::<FirstBytes>();
+        let wanted = usize::try_from(conf.wanted).unwrap_or(0);
+        if wanted == 0 {
+            return PhaseOutcome::Continue;
+        }
+        match wait(session, wanted, conf.timeout) {
+            Ok(true) => PhaseOutcome::Continue,
+            Ok(false) => PhaseOutcome::Again,
+            Err(_) => PhaseOutcome::Error,
+        }
+    }
+}
+
+/// True once decided; false to wait for more bytes.
+fn wait(session: &Session<'_>, wanted: usize, timeout: ngx_msec_t) -> Result<bool> {
+    let first_call = session.ctx::<FirstBytes>().is_none();
+    let ctx = session.ctx_or_insert_with::<FirstBytes>(FirstBytesCtx::default)?;
+    if ctx.decided.get() {
+        return Ok(true);
+    }
+    if first_call {
+        session.arm_timer::<FirstBytes>(timeout)?;
+    }
+    let bytes = session.preread();
+    if bytes.len() >= wanted || session.preread_is_full() || session.client_closed() {
+        let taken = bytes.get(..wanted).unwrap_or(bytes);
+        ctx.bytes.set(session.keep(taken));
+        ctx.decided.set(true);
+        session.disarm_timer::<FirstBytes>();
+        return Ok(true);
+    }
+    // nginx >= 1.25.5 empties the buffer between calls: keep what we saw.
+    ctx.waiting.set(session.keep(bytes));
+    Ok(false)
+}
+
+struct Variables;
+
+impl VariableSet for Variables {
+    type Module = FirstBytes;
+    const VARIABLES: &'static [VariableSpec] = &[VariableSpec {
+        name: "first_bytes",
+        get: first_bytes,
+        flags: NGX_STREAM_VAR_NOCACHEABLE,
+    }];
+}
+
+/// `$first_bytes`: the bytes in lowercase hex; empty until decided.
+fn first_bytes<'s>(session: &Session<'s>) -> Result<VariableValue<'s>> {
+    let Some(ctx) = session.ctx::<FirstBytes>().filter(|ctx| ctx.decided.get()) else {
+        return Ok(VariableValue::NotFound);
+    };
+    let bytes = ctx.bytes.get().get(session);
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let text = session.pool_copy_with(bytes.len() * 2, |out| {
+        for (pair, byte) in out.chunks_exact_mut(2).zip(bytes) {
+            pair[0] = HEX[usize::from(byte >> 4)];
+            pair[1] = HEX[usize::from(byte & 0xf)];
+        }
+    });
+    text.map(VariableValue::Bytes)
+        .map_err(|_: Error| Error::NoMemory)
+}

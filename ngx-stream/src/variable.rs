@@ -1,0 +1,129 @@
+//! Stream variables computed by Rust code.
+//!
+//! A module lists its variables in a [`VariableSet`] and adds them in
+//! `preconfiguration` ([`Conf::add_variables`]) so `map`, `log_format`,
+//! `proxy_pass $var` and the like can use them. Each lookup goes through one
+//! `extern "C"` trampoline that finds the getter by index and contains
+//! panics.
+
+use nginx_sys::{
+    ngx_int_t, ngx_str_t, ngx_stream_add_variable, ngx_stream_session_t,
+    ngx_stream_variable_value_t, NGX_ERROR, NGX_OK,
+};
+
+use crate::conf::Conf;
+use crate::error::{Error, Result};
+use crate::guard::contain;
+use crate::module::StreamModule;
+use crate::session::Session;
+
+/// A variable's value for one session.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum VariableValue<'s> {
+    /// Bytes that live at least as long as the session (static or pool).
+    Bytes(&'s [u8]),
+    /// No value: `map` sees an empty string, `log_format` prints `-`.
+    NotFound,
+}
+
+/// Computes a variable. An error fails the lookup: what nginx does then
+/// depends on the user (`map` fails, a complex value such as `return`'s
+/// text treats it as empty). A panic is contained, logged at `alert`, and
+/// ends the session.
+pub type Getter = for<'s> fn(&Session<'s>) -> Result<VariableValue<'s>>;
+
+/// One variable.
+pub struct VariableSpec {
+    /// The name without `$`.
+    pub name: &'static str,
+    /// Computes the value.
+    pub get: Getter,
+    /// `NGX_STREAM_VAR_*` flags. Values that change while the session runs
+    /// (e.g. known only after preread) need `NGX_STREAM_VAR_NOCACHEABLE`,
+    /// or nginx would keep an early empty value; such getters cache in
+    /// their own session state instead.
+    pub flags: u32,
+}
+
+/// A module's variables.
+pub trait VariableSet: 'static {
+    /// The module they belong to.
+    type Module: StreamModule;
+    /// Every variable the set provides.
+    const VARIABLES: &'static [VariableSpec];
+}
+
+impl Conf<'_> {
+    /// Adds every variable of `S` (from `preconfiguration`).
+    pub fn add_variables<S: VariableSet>(&self) -> Result<()> {
+        for (index, spec) in S::VARIABLES.iter().enumerate() {
+            let mut name = ngx_str_t {
+                len: spec.name.len(),
+                data: spec.name.as_ptr() as *mut u8,
+            };
+            // SAFETY: the conf is live; nginx copies the name into cf->pool.
+            let var =
+                unsafe { ngx_stream_add_variable(self.as_ptr(), &mut name, spec.flags as usize) };
+            if var.is_null() {
+                // nginx logs a conflicting definition itself.
+                return Err(Error::Logged);
+            }
+            // SAFETY: var is the live variable entry just returned.
+            unsafe {
+                (*var).get_handler = Some(get_trampoline::<S>);
+                (*var).data = index;
+            }
+        }
+        Ok(())
+    }
+}
+
+unsafe extern "C" fn get_trampoline<S: VariableSet>(
+    s: *mut ngx_stream_session_t,
+    v: *mut ngx_stream_variable_value_t,
+    data: usize,
+) -> ngx_int_t {
+    // SAFETY: nginx calls variable getters with a live session.
+    let Some(session) = (unsafe { Session::from_raw(s) }) else {
+        return NGX_ERROR as ngx_int_t;
+    };
+    let Some(spec) = S::VARIABLES.get(data) else {
+        return NGX_ERROR as ngx_int_t;
+    };
+    let mut panicked = false;
+    let value = contain(
+        <S::Module as StreamModule>::NAME,
+        session.log(),
+        spec.name,
+        || {
+            panicked = true;
+            Err(Error::Logged)
+        },
+        || (spec.get)(&session),
+    );
+    if panicked {
+        // nginx treats a failed lookup inside a complex value (`return`,
+        // `proxy_pass` with text around the variable) as an empty value and
+        // carries on; a panic must end the session instead.
+        session.abort_connection();
+    }
+    // SAFETY: nginx passes the value slot to fill, valid for this call.
+    let v = unsafe { &mut *v };
+    match value {
+        Ok(VariableValue::Bytes(bytes)) => {
+            // The len bitfield holds 28 bits; longer values are cut there.
+            let len = bytes.len().min((1 << 28) - 1);
+            v.set_len(len as u32);
+            v.set_valid(1);
+            v.set_no_cacheable(0);
+            v.set_not_found(0);
+            v.data = bytes.as_ptr() as *mut u8;
+            NGX_OK as ngx_int_t
+        }
+        Ok(VariableValue::NotFound) => {
+            v.set_not_found(1);
+            NGX_OK as ngx_int_t
+        }
+        Err(_) => NGX_ERROR as ngx_int_t,
+    }
+}

@@ -1,0 +1,209 @@
+//! Directives whose arguments nginx's stock slot handlers cannot parse.
+
+use ngx_stream::command::{Directive, MainDirective};
+use ngx_stream::ffi::{ngx_uint_t, NGX_LOG_ERR, NGX_LOG_INFO, NGX_LOG_NOTICE, NGX_LOG_WARN};
+use ngx_stream::{Conf, Declared, Error, Result};
+use sift_core::access::parse_address_rule;
+use sift_core::ratelimit::{params, Rate};
+
+use crate::access::{AccessRule, Action, Matcher};
+use crate::conf::SiftSrvConf;
+use crate::module::Sift;
+use crate::ratelimit::{RateKey, RateLimit, RateZone, RateZoneKind};
+
+fn lossy(bytes: &[u8]) -> std::borrow::Cow<'_, str> {
+    String::from_utf8_lossy(bytes)
+}
+
+/// `sift_allow address | CIDR | unix: | all | $variable;`
+pub struct SiftAllow;
+/// `sift_deny address | CIDR | unix: | all | $variable;`
+pub struct SiftDeny;
+
+impl Directive for SiftAllow {
+    type Module = Sift;
+    fn set(cf: &Conf<'_>, conf: &mut SiftSrvConf) -> Result<()> {
+        add_rule(cf, conf, Action::Allow)
+    }
+}
+
+impl Directive for SiftDeny {
+    type Module = Sift;
+    fn set(cf: &Conf<'_>, conf: &mut SiftSrvConf) -> Result<()> {
+        add_rule(cf, conf, Action::Deny)
+    }
+}
+
+fn add_rule(cf: &Conf<'_>, conf: &mut SiftSrvConf, action: Action) -> Result<()> {
+    let value = cf.arg(0).unwrap_or_default();
+    let matcher = if value.starts_with(b"$") {
+        Matcher::Variable(cf.variable_index(0)?)
+    } else {
+        let text = core::str::from_utf8(value).map_err(|_| cf.invalid_value(value))?;
+        let parsed = parse_address_rule(text)
+            .map_err(|why| Error::Invalid(format!("{} ({why})", cf.invalid_value(value))))?;
+        if parsed.host_bits_set {
+            // nginx's access module says the same of such rules.
+            cf.warn(format_args!("low address bits of {text} are meaningless"));
+        }
+        Matcher::Address(parsed.rule)
+    };
+    let described = format!("{} {} at {}", cf.name(), lossy(value), cf.location());
+    conf.rules.get_or_insert_with(Vec::new).push(AccessRule {
+        action,
+        matcher,
+        described,
+    });
+    Ok(())
+}
+
+/// `sift_rate_zone KEY zone=NAME:SIZE rate=Nr/s|Nr/m;` (stream level)
+pub struct SiftRateZone;
+
+impl MainDirective for SiftRateZone {
+    type Module = Sift;
+
+    fn set(cf: &Conf<'_>, _conf: &mut ()) -> Result<()> {
+        let key_text = lossy(cf.arg(0).unwrap_or_default()).into_owned();
+        let mut zone = None;
+        let mut rate = None;
+        for param in cf.args().skip(1) {
+            if let Some(value) = param.strip_prefix(b"zone=") {
+                let (name, size) = params::zone_name_and_size(value).map_err(Error::invalid)?;
+                let bytes = cf.parse_size(size).map_err(|_| {
+                    Error::Invalid(format!("invalid zone size \"{}\"", lossy(value)))
+                })?;
+                zone = Some((name, bytes));
+            } else if let Some(value) = param.strip_prefix(b"rate=") {
+                let text = core::str::from_utf8(value).unwrap_or("");
+                rate =
+                    Some(Rate::parse(text).map_err(|_| {
+                        Error::Invalid(format!("invalid rate \"{}\"", lossy(value)))
+                    })?);
+            } else {
+                return Err(Error::Invalid(format!(
+                    "invalid parameter \"{}\"",
+                    lossy(param)
+                )));
+            }
+        }
+        let (name, size) = zone.ok_or("\"sift_rate_zone\" must have \"zone\" parameter")?;
+        let rate = rate.ok_or("\"sift_rate_zone\" must have \"rate\" parameter")?;
+        if size < 8 * ngx_stream::shm::page_size() {
+            return Err(Error::Invalid(format!(
+                "zone \"{}\" is too small",
+                lossy(name)
+            )));
+        }
+
+        let key = if is_one_variable(key_text.as_bytes()) {
+            RateKey::Variable(cf.variable_index(0)?)
+        } else {
+            RateKey::Complex(cf.complex_value(0)?)
+        };
+        let zone_name = lossy(name).into_owned();
+        let data = RateZone {
+            name: zone_name.clone(),
+            key_text,
+            key,
+            rate,
+            table: None,
+        };
+        match cf.add_zone::<RateZoneKind>(name, size, data)? {
+            Declared::New(_) => Ok(()),
+            Declared::Existing(existing) => Err(Error::Invalid(format!(
+                "sift_rate_zone \"{zone_name}\" is already bound to key \"{}\"",
+                existing.key_text
+            ))),
+        }
+    }
+}
+
+/// `$name` and nothing else (nginx's variable name characters).
+fn is_one_variable(text: &[u8]) -> bool {
+    match text.split_first() {
+        Some((b'$', name)) => {
+            !name.is_empty()
+                && name
+                    .iter()
+                    .all(|&byte| byte.is_ascii_alphanumeric() || byte == b'_')
+        }
+        _ => false,
+    }
+}
+
+/// `sift_rate zone=NAME [burst=N];` (stream, server; may repeat)
+pub struct SiftRate;
+
+impl Directive for SiftRate {
+    type Module = Sift;
+
+    fn set(cf: &Conf<'_>, conf: &mut SiftSrvConf) -> Result<()> {
+        let mut name = None;
+        let mut burst = 0u32;
+        for param in cf.args() {
+            if let Some(value) = param.strip_prefix(b"zone=") {
+                if value.is_empty() {
+                    return Err(cf.invalid_value(param));
+                }
+                name = Some(value);
+            } else if let Some(value) = param.strip_prefix(b"burst=") {
+                burst = params::burst(value).map_err(Error::invalid)?;
+            } else {
+                return Err(Error::Invalid(format!(
+                    "invalid parameter \"{}\"",
+                    lossy(param)
+                )));
+            }
+        }
+        let name = name.ok_or("\"sift_rate\" must have \"zone\" parameter")?;
+        let zone_name = lossy(name).into_owned();
+        let limits = conf.rates.get_or_insert_with(Vec::new);
+        if limits.iter().any(|limit| limit.zone_name == zone_name) {
+            return Err(Error::Invalid(format!(
+                "duplicate sift_rate zone \"{zone_name}\""
+            )));
+        }
+        // Found wherever sift_rate_zone declares it; an undeclared zone is
+        // reported when servers are merged.
+        let zone = cf.zone_ref::<RateZoneKind>(name)?;
+        limits.push(RateLimit {
+            zone,
+            burst,
+            zone_name,
+            location: cf.location(),
+        });
+        Ok(())
+    }
+}
+
+/// `sift_rate_log_level info | notice | warn | error;` as nginx's
+/// `limit_req_log_level`.
+pub struct SiftRateLogLevel;
+
+impl Directive for SiftRateLogLevel {
+    type Module = Sift;
+
+    fn set(cf: &Conf<'_>, conf: &mut SiftSrvConf) -> Result<()> {
+        if conf.rate_log_level.is_some() {
+            return Err(Error::Invalid(String::from(
+                "\"sift_rate_log_level\" directive is duplicate",
+            )));
+        }
+        let value = cf.arg(0).unwrap_or_default();
+        let level = match value {
+            b"info" => NGX_LOG_INFO,
+            b"notice" => NGX_LOG_NOTICE,
+            b"warn" => NGX_LOG_WARN,
+            b"error" => NGX_LOG_ERR,
+            _ => {
+                return Err(Error::Invalid(format!(
+                    "{}, it must be \"info\", \"notice\", \"warn\" or \"error\"",
+                    cf.invalid_value(value)
+                )))
+            }
+        };
+        conf.rate_log_level = Some(level as ngx_uint_t);
+        Ok(())
+    }
+}

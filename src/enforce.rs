@@ -1,0 +1,120 @@
+//! Access rules, then rate limits, run right before the server's content
+//! handler: after the whole preread phase, so with everything sift's
+//! inspection and other preread modules (`ssl_preread`) found.
+
+use ngx_stream::ffi::{NGX_LOG_ERR, NGX_STREAM_FORBIDDEN, NGX_STREAM_SERVICE_UNAVAILABLE};
+use ngx_stream::{stream_log, PhaseOutcome, PreContentHandler, SavedContentHandler, Session};
+use sift_core::ratelimit::Verdict;
+
+use crate::access::{self, AccessOutcome};
+use crate::conf::SiftSrvConf;
+use crate::module::{Sift, SiftCtx};
+
+/// `$sift_rate_status`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RateStatus {
+    Passed,
+    Rejected,
+    RejectedDryRun,
+}
+
+impl RateStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RateStatus::Passed => "PASSED",
+            RateStatus::Rejected => "REJECTED",
+            RateStatus::RejectedDryRun => "REJECTED_DRY_RUN",
+        }
+    }
+}
+
+/// The pre-content handler: rules, then limits.
+pub struct Enforce;
+
+impl PreContentHandler for Enforce {
+    type Module = Sift;
+    const NAME: &'static str = "sift rules and limits";
+
+    fn wanted(conf: &SiftSrvConf) -> bool {
+        !conf.rules().is_empty() || !conf.rates().is_empty()
+    }
+
+    fn saved(conf: &SiftSrvConf) -> &SavedContentHandler {
+        &conf.content_handler
+    }
+
+    fn handle(session: &Session<'_>) -> PhaseOutcome {
+        let conf = session.srv_conf::<Sift>();
+        let access = check_rules(session, conf);
+        // A denied session is not counted against any limit.
+        let rate = match access {
+            Some(AccessOutcome::Denied(_)) => None,
+            _ => check_limits(session, conf),
+        };
+        let Ok(ctx) = session.ctx_or_insert_with::<Sift>(SiftCtx::default) else {
+            return PhaseOutcome::Error;
+        };
+        ctx.access.set(access);
+        ctx.rate.set(rate);
+        match (access, rate) {
+            (Some(AccessOutcome::Denied(_)), _) => PhaseOutcome::Finalize(NGX_STREAM_FORBIDDEN),
+            (_, Some(RateStatus::Rejected)) => {
+                PhaseOutcome::Finalize(NGX_STREAM_SERVICE_UNAVAILABLE)
+            }
+            _ => PhaseOutcome::Continue,
+        }
+    }
+}
+
+/// `sift_allow` / `sift_deny`: None without rules; a denial is logged.
+fn check_rules(session: &Session<'_>, conf: &SiftSrvConf) -> Option<AccessOutcome> {
+    let rules = conf.rules();
+    if rules.is_empty() {
+        return None;
+    }
+    let dry_run = conf.access_dry_run == 1;
+    let outcome = access::evaluate(rules, session, dry_run);
+    if let (AccessOutcome::Denied(rule) | AccessOutcome::DryRunDenied(rule), Some(log)) =
+        (outcome, session.log())
+    {
+        if let Some(rule) = rules.get(rule) {
+            let dry = if dry_run { ", dry run," } else { "" };
+            stream_log!(
+                NGX_LOG_ERR,
+                log,
+                "sift: access forbidden{dry} by rule \"{}\"",
+                rule.described
+            );
+        }
+    }
+    Some(outcome)
+}
+
+/// `sift_rate`: each zone in order counts the session until one refuses it
+/// (in dry run, every zone counts). None when no zone counted it.
+fn check_limits(session: &Session<'_>, conf: &SiftSrvConf) -> Option<RateStatus> {
+    let dry_run = conf.rate_dry_run == 1;
+    let mut status = None;
+    for limit in conf.rates() {
+        let Some((verdict, zone)) = limit.check(session) else {
+            continue;
+        };
+        if verdict == Verdict::Passed {
+            status.get_or_insert(RateStatus::Passed);
+            continue;
+        }
+        if let (Some(log), Some(level)) = (session.log(), conf.rate_log_level) {
+            let dry = if dry_run { ", dry run," } else { "" };
+            stream_log!(
+                level,
+                log,
+                "sift: limiting connections{dry} by zone \"{zone}\""
+            );
+        }
+        if !dry_run {
+            return Some(RateStatus::Rejected);
+        }
+        status = Some(RateStatus::RejectedDryRun);
+    }
+    status
+}

@@ -1,0 +1,111 @@
+//! `ngx_stream_sift_module`: the module's identity, directives, hooks and
+//! per-session state.
+
+use core::cell::{Cell, OnceCell};
+use core::mem::offset_of;
+
+use ngx_stream::command::{self, CommandTable};
+use ngx_stream::{Conf, Result, Session, SessionBytes, StreamModule, TimerAction};
+use sift_core::protocol::Classification;
+
+use crate::access::AccessOutcome;
+use crate::conf::SiftSrvConf;
+use crate::directives::{SiftAllow, SiftDeny, SiftRate, SiftRateLogLevel, SiftRateZone};
+use crate::enforce::{Enforce, RateStatus};
+use crate::preread::{self, Preread};
+use crate::tls::TlsInspection;
+use crate::variables::SiftVariables;
+
+/// Type-level handle on the module for the layer's generics.
+pub struct Sift;
+
+impl StreamModule for Sift {
+    const NAME: &'static str = "sift";
+    type MainConf = ();
+    type SrvConf = SiftSrvConf;
+    type Ctx = SiftCtx;
+
+    /// Adds sift's variables before the configuration that uses them is parsed.
+    fn preconfiguration(cf: &Conf<'_>) -> Result<()> {
+        cf.add_variables::<SiftVariables>()?;
+        #[cfg(feature = "test-hooks")]
+        cf.add_variables::<crate::test_hooks::TestHookVariables>()?;
+        Ok(())
+    }
+
+    /// Installs sift's handlers once the whole `stream` block is parsed.
+    fn postconfiguration(cf: &Conf<'_>) -> Result<()> {
+        cf.add_phase_handler::<Preread>()?;
+        // Rules run before each server's content handler, so they see what
+        // every preread handler found.
+        cf.install_pre_content::<Enforce>()
+    }
+
+    fn on_timer(session: &Session<'_>) -> TimerAction {
+        preread::on_silence(session)
+    }
+}
+
+/// Per-session inspection state, in the connection's pool. Holds no heap
+/// memory (so it needs no pool cleanup unless `sift_timeout` is armed);
+/// what changes during the session sits in cells, because the layer hands
+/// it out by shared reference only.
+#[derive(Default)]
+pub struct SiftCtx {
+    /// None until decided (by the bytes, or by `sift_timeout`).
+    pub classification: Cell<Option<Classification>>,
+    /// Set when the protocol is TLS.
+    pub tls: OnceCell<TlsInspection>,
+    /// The client's bytes when the decision was made, for the detail
+    /// variables (`$sift_http_host`, `$sift_ssh_banner`, ...).
+    pub first_bytes: Cell<SessionBytes>,
+    /// The bytes seen by the last undecided call, for `sift_timeout`.
+    pub pending: Cell<SessionBytes>,
+    /// `$sift_http_host`, lowercased once on first use.
+    pub http_host: Cell<Option<SessionBytes>>,
+    /// Whether `sift_timeout`'s timer was armed (on the first preread call).
+    pub timer_started: Cell<bool>,
+    /// What `sift_allow` / `sift_deny` decided.
+    pub access: Cell<Option<AccessOutcome>>,
+    /// What `sift_rate` decided.
+    pub rate: Cell<Option<RateStatus>>,
+}
+
+const SRV: ngx_stream::ffi::ngx_uint_t = command::STREAM | command::SERVER;
+
+#[cfg(not(feature = "test-hooks"))]
+const COMMAND_COUNT: usize = 10;
+#[cfg(feature = "test-hooks")]
+const COMMAND_COUNT: usize = 11;
+
+static COMMANDS: CommandTable<COMMAND_COUNT> = CommandTable::new([
+    // sift on | off;  (default off)
+    command::flag(c"sift", SRV, offset_of!(SiftSrvConf, enabled)),
+    // sift_timeout <time>;  (default 5s)
+    command::msec(c"sift_timeout", SRV, offset_of!(SiftSrvConf, timeout)),
+    command::directive::<SiftAllow>(c"sift_allow", SRV | command::TAKE1),
+    command::directive::<SiftDeny>(c"sift_deny", SRV | command::TAKE1),
+    command::flag(
+        c"sift_access_dry_run",
+        SRV,
+        offset_of!(SiftSrvConf, access_dry_run),
+    ),
+    command::main_directive::<SiftRateZone>(c"sift_rate_zone", command::STREAM | command::TAKE3),
+    command::directive::<SiftRate>(c"sift_rate", SRV | command::TAKE12),
+    command::flag(
+        c"sift_rate_dry_run",
+        SRV,
+        offset_of!(SiftSrvConf, rate_dry_run),
+    ),
+    command::directive::<SiftRateLogLevel>(c"sift_rate_log_level", SRV | command::TAKE1),
+    #[cfg(feature = "test-hooks")]
+    command::flag(c"sift_test_panic", SRV, offset_of!(SiftSrvConf, test_panic)),
+    command::END,
+]);
+
+ngx_stream::stream_module!(ngx_stream_sift_module, Sift, COMMANDS);
+
+// The module list nginx looks up with `dlsym` when it loads the `.so`.
+// nginx's own `make modules` (the `config` path) generates it instead.
+#[cfg(feature = "export-modules")]
+ngx::ngx_modules!(ngx_stream_sift_module);

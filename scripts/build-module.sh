@@ -3,7 +3,9 @@
 # (Debian's, by default) and copies it to DEST under its installed name.
 #
 #   scripts/build-module.sh release    [DEST]   # what ships
-#   scripts/build-module.sh test-hooks [DEST]   # + test-only panic triggers
+#   scripts/build-module.sh test-hooks [DEST]   # + test-only panic triggers,
+#                                               #   and the ngx-stream layer's
+#                                               #   example module beside it
 #
 # SIFT_TARGET_DIR: cargo's target directory (default target/; the test-hooks
 # build uses its test-hooks/ subdirectory), e.g. one per root filesystem.
@@ -33,3 +35,12 @@ cargo build --release --lib "${features[@]}" --target-dir "$target_dir"
 mkdir -p "$dest"
 install -m 0644 "$target_dir/release/libngx_stream_sift_module.so" "$dest/ngx_stream_sift_module.so"
 echo "build-module: $dest/ngx_stream_sift_module.so"
+
+if [ "$flavour" = test-hooks ]; then
+    # The layer's example module (ngx-stream/examples/first_bytes.rs), which
+    # the suite loads in t/030-layer-example.t.
+    cargo build --release -p ngx-stream --example first_bytes --target-dir "$target_dir"
+    install -m 0644 "$target_dir/release/examples/libfirst_bytes.so" \
+        "$dest/ngx_stream_first_bytes_module.so"
+    echo "build-module: $dest/ngx_stream_first_bytes_module.so"
+fi

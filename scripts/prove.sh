@@ -18,5 +18,10 @@ $module"
 case "$module" in
     */test-hooks/*) export SIFT_TEST_HOOKS=1 ;;
 esac
+# The ngx-stream layer's example module, built beside the test-hooks module
+# (t/030 fails without it).
+example=$(dirname "$module")/ngx_stream_first_bytes_module.so
+[ -f "$example" ] || example=$top/target/modules/test-hooks/ngx_stream_first_bytes_module.so
+export SIFT_LAYER_EXAMPLE=${SIFT_LAYER_EXAMPLE:-$example}
 export SIFT_RELEASE_MODULE=${SIFT_RELEASE_MODULE:-$top/target/modules/release/ngx_stream_sift_module.so}
 exec prove -r "${@:-t/}"

@@ -5,8 +5,11 @@ use warnings;
 use Test::More;
 use File::Temp qw(tempdir);
 
+# Run through scripts/prove.sh, which sets SIFT_RELEASE_MODULE: without
+# its input this file fails rather than skips.
 my $module = $ENV{SIFT_RELEASE_MODULE}
-    or plan skip_all => 'SIFT_RELEASE_MODULE not set (scripts/test.sh sets it)';
+    or BAIL_OUT('SIFT_RELEASE_MODULE not set (run through scripts/prove.sh)');
+-f $module or BAIL_OUT("no release module at $module (scripts/build-module.sh release)");
 my $nginx = $ENV{TEST_NGINX_BINARY} || '/usr/sbin/nginx';
 my $stream = '/usr/lib/nginx/modules/ngx_stream_module.so';
 

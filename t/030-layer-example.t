@@ -1,0 +1,110 @@
+# The ngx-stream layer's example module (ngx-stream/examples/first_bytes.rs),
+# loaded into the nginx under test beside sift: a module written only
+# against the layer, in safe Rust, works end to end (directives, a preread
+# handler that waits for bytes, its per-session timer, a variable).
+use lib 't/lib';
+use Test::Nginx::Socket::Lua::Stream;
+use SiftTest;
+
+# Run through scripts/prove.sh, which points this at the built example:
+# without it the file fails rather than skips.
+our $Example = $ENV{SIFT_LAYER_EXAMPLE}
+    or BAIL_OUT('SIFT_LAYER_EXAMPLE not set (run through scripts/prove.sh)');
+-f $Example or BAIL_OUT("no layer example at $Example (scripts/build-module.sh test-hooks builds it)");
+
+SiftTest::setup();
+add_block_preprocessor(sub {
+    my ($block) = @_;
+    $block->set_value('main_config', "load_module $Example;\n" . ($block->main_config // ''));
+});
+
+repeat_each(1);
+plan tests => repeat_each() * (blocks() * 3 - 1);  # must_die: no response check
+no_long_string();
+run_tests();
+
+__DATA__
+
+=== TEST 1: the first 4 bytes, hex-encoded
+--- stream_server_config
+    first_bytes 4;
+    return "[$first_bytes]";
+--- stream_request: ABCDEFG
+--- stream_response chomp
+[41424344]
+--- no_error_log
+[alert]
+
+
+
+=== TEST 2: bytes in pieces: the handler waits for all 4
+--- stream_server_config
+    first_bytes 4;
+    first_bytes_timeout 5s;
+    return "[$first_bytes]";
+--- config
+location = /pieces {
+    content_by_lua_block {
+        ngx.print(sift.talk('WXYZ!', { piece = 1, pause = 0.05 }))
+    }
+}
+--- request
+GET /pieces
+--- response_body chomp
+[5758595a]
+--- no_error_log
+[alert]
+
+
+
+=== TEST 3: a silent client: the layer's session timer decides with what there is
+--- stream_server_config
+    first_bytes 8;
+    first_bytes_timeout 200ms;
+    return "[$first_bytes]";
+--- config
+location = /short {
+    content_by_lua_block {
+        local sock = sift.connect()
+        assert(sock:send('hi'))
+        local started = ngx.now()
+        local answer = sift.answer(sock)
+        ngx.update_time()
+        local waited = ngx.now() - started
+        ngx.print(answer, waited >= 0.15 and waited < 2 and ' timely' or (' waited ' .. waited))
+    }
+}
+--- request
+GET /short
+--- response_body chomp
+[6869] timely
+--- error_log
+first_bytes: timed out
+
+
+
+=== TEST 4: off by default: the variable is empty and nothing waits
+--- stream_server_config
+    return "[$first_bytes]";
+--- config
+location = /silent {
+    content_by_lua_block {
+        ngx.print(sift.talk(nil))
+    }
+}
+--- request
+GET /silent
+--- response_body chomp
+[]
+--- no_error_log
+[alert]
+
+
+
+=== TEST 5: a bad argument is an nginx-style error naming the directive
+--- stream_server_config
+    first_bytes lots;
+    return "x";
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*invalid value "lots" in "first_bytes" directive in .*nginx\.conf:\d+/

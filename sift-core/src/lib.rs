@@ -3,6 +3,7 @@
 #![forbid(unsafe_code)]
 
 pub mod access;
+pub mod datagram;
 pub mod protocol;
 pub mod quic;
 pub mod ratelimit;

@@ -174,7 +174,7 @@ mod adb;
 mod dns;
 mod http;
 mod mqtt;
-mod openvpn;
+pub(crate) mod openvpn;
 mod outcome;
 mod postgres;
 mod proxy;

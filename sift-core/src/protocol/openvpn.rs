@@ -37,6 +37,21 @@ pub(crate) fn hard_reset(bytes: &[u8]) -> Parsed<()> {
     Ok(())
 }
 
+/// The same hard reset as the first UDP datagram, which carries one packet
+/// without the length prefix: the datagram's length is the packet's, and
+/// must fit the opcode's range. (The session id and what follows are
+/// checked by the caller, `datagram::classify`.)
+pub(crate) fn hard_reset_datagram(packet: &[u8]) -> bool {
+    let expected_opcode = if V2_LENGTHS.contains(&packet.len()) {
+        HARD_RESET_CLIENT_V2
+    } else if V3_LENGTHS.contains(&packet.len()) {
+        HARD_RESET_CLIENT_V3
+    } else {
+        return false;
+    };
+    packet.first() == Some(&expected_opcode)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

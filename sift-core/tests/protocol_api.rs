@@ -2,9 +2,10 @@
 //! names, signatures and the answers it relies on.
 
 use sift_core::protocol::{
-    details_complete, detect, http_host, http_request, mqtt_client_id, postgres_startup, probe,
-    ssh_banner, HttpRequest, PostgresStartup, Probe, Protocol, UnknownProtocolName, Verdict,
-    PRIORITY,
+    details_complete, detect, detect_with, dns_query, http_host, http_request, mqtt_client_id,
+    postgres_startup, probe, proxy_header, ssh_banner, tinc_node, Detection, DnsQuery, HttpRequest,
+    PostgresStartup, Probe, Protocol, ProxyHeader, Signature, SignatureError, SignatureSet,
+    UnknownProtocolName, Verdict, PRIORITY,
 };
 
 #[test]
@@ -96,4 +97,50 @@ fn an_mqtt_connect_and_unknown_bytes() {
     assert_eq!(mqtt_client_id(connect), Some(&b"dev1"[..]));
     assert_eq!(detect(b"\x7f"), Verdict::Detected(Protocol::Unknown));
     assert_eq!(detect(b""), Verdict::NeedMore);
+}
+
+#[test]
+fn the_issue_16_api() {
+    let _: for<'a> fn(&'a [u8]) -> Option<DnsQuery<'a>> = dns_query;
+    let _: fn(&[u8]) -> Option<ProxyHeader> = proxy_header;
+    let _: for<'a> fn(&'a [u8]) -> Option<&'a [u8]> = tinc_node;
+    let _: fn(&SignatureSet, &[u8]) -> Detection = detect_with;
+    let _: fn(&str, &[&str]) -> Result<Signature, SignatureError> = Signature::parse;
+    let _: fn(&mut SignatureSet, &str, &[&str]) -> Result<usize, SignatureError> =
+        SignatureSet::add;
+    for (protocol, name) in [
+        (Protocol::Dns, "dns"),
+        (Protocol::Syslog, "syslog"),
+        (Protocol::Adb, "adb"),
+        (Protocol::Tinc, "tinc"),
+        (Protocol::ProxyProtocol, "proxy_protocol"),
+    ] {
+        assert_eq!(protocol.as_str(), name);
+        assert_eq!(name.parse::<Protocol>(), Ok(protocol));
+    }
+}
+
+/// What the preread handler would do with a PROXY header in front of a
+/// TLS client and a configured signature.
+#[test]
+fn a_proxied_client_and_a_signature() {
+    let mut stream = b"PROXY TCP4 192.0.2.7 198.51.100.1 51234 443\r\n".to_vec();
+    stream.extend_from_slice(b"\x16\x03\x01\x00\x30\x01\x00\x00\x2c\x03\x03");
+    let mut signatures = SignatureSet::new();
+    signatures.add("mygame", &["prefix=ca:fe"]).unwrap();
+    assert_eq!(
+        detect_with(&signatures, &stream),
+        Detection::Protocol(Protocol::ProxyProtocol)
+    );
+    let header = proxy_header(&stream).unwrap();
+    assert_eq!(header.source.unwrap().to_string(), "192.0.2.7:51234");
+    assert_eq!(
+        detect_with(&signatures, &stream[header.len..]),
+        Detection::Protocol(Protocol::Tls)
+    );
+    let game = b"\xca\xfe\x00\x10";
+    let found = detect_with(&signatures, game);
+    assert_eq!(found, Detection::Signature(0));
+    assert_eq!(found.name(&signatures), Some("mygame"));
+    assert_eq!(detect_with(&signatures, b"\xca"), Detection::NeedMore);
 }

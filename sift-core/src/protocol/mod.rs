@@ -149,6 +149,14 @@
 //! - adb: the host's CNXN over TCP (`adb connect`); adb's TLS comes after
 //!   it.
 //!
+//! # User-defined signatures
+//!
+//! [`detect_with`] adds the operator's [`SignatureSet`] (`prefix=HEX` or
+//! `pattern=REGEX` signatures, built once at configuration time) after
+//! the built-in detectors: only bytes [`detect`] calls `Unknown` reach
+//! them, in configuration order. [`signature`] has the matchers' rules,
+//! the precedence and why.
+//!
 //! # Details
 //!
 //! [`details_complete`] says when the bytes carry all the detail sift
@@ -181,6 +189,7 @@ mod proxy;
 mod rdp;
 mod reader;
 mod redis;
+pub mod signature;
 mod socks;
 mod ssh;
 mod syslog;
@@ -197,6 +206,7 @@ use std::net::SocketAddr;
 
 pub use outcome::Classification;
 use reader::{Parsed, Stop};
+pub use signature::{detect_with, Detection, Signature, SignatureError, SignatureSet};
 
 /// What sift recognised a connection as; `as_str` is `$sift_protocol`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

@@ -4,6 +4,7 @@
 #   scripts/install-deps.sh demo      # scripts/demo.sh: build tools, nginx + stream, sshd, clients
 #   scripts/install-deps.sh test      # the test suite: demo + Lua module, Test::Nginx, real peers
 #   scripts/install-deps.sh deb       # scripts/build-deb.sh: build tools, debhelper, lintian
+#                                     # (and Debian's cargo/rustc after bookworm)
 #   scripts/install-deps.sh matrix    # the version matrix on the host: debootstrap
 #   scripts/install-deps.sh bench     # scripts/bench.sh: nginx + stream + njs
 #   scripts/install-deps.sh           # all of the above
@@ -76,7 +77,10 @@ for profile in "${profiles[@]}"; do
                    libtest-nginx-perl)
             ;;
         deb)
-            want+=("${build_pkgs[@]}" debhelper dpkg-dev fakeroot lintian) ;;
+            want+=("${build_pkgs[@]}" debhelper dpkg-dev fakeroot lintian)
+            # Debian's own Rust builds the package where it is new enough
+            # (>= 1.82: trixie's is 1.85); bookworm's 1.63 is not (rustup).
+            if [ "$codename" != bookworm ]; then want+=(cargo rustc); fi ;;
         matrix)
             want+=(debootstrap) ;;
         bench)

@@ -15,45 +15,13 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use sift_core::tls::{
-    ja3, ja4, ja4_o, ja4_prefix, parse_client_hello, version_name, write_ja3_string, write_ja4_r,
-    write_ja4_ro, ClientHello, HelloOutcome,
-};
+use sift_core::testing::{frame_records, handshake_bytes, HelloSummary};
+use sift_core::tls::{ja4_prefix, parse_client_hello, version_name, ClientHello, HelloOutcome};
 
-/// Everything observable about a hello, for comparisons.
-#[derive(Debug, PartialEq, Eq)]
-struct Summary {
-    ja3: String,
-    ja3_string: String,
-    ja4: String,
-    ja4_o: String,
-    ja4_r: String,
-    ja4_ro: String,
-    server_name: Option<Vec<u8>>,
-    alpn: Vec<Vec<u8>>,
-    highest_version: u16,
-    has_ech: bool,
-}
+type Summary = HelloSummary;
 
 fn summarise(hello: &ClientHello<'_>) -> Summary {
-    let mut ja3_string = String::new();
-    write_ja3_string(hello, &mut ja3_string).unwrap();
-    let mut ja4_r = String::new();
-    write_ja4_r(hello, &mut ja4_r).unwrap();
-    let mut ja4_ro = String::new();
-    write_ja4_ro(hello, &mut ja4_ro).unwrap();
-    let summary = Summary {
-        ja3: ja3(hello).to_string(),
-        ja3_string,
-        ja4: ja4(hello).to_string(),
-        ja4_o: ja4_o(hello).to_string(),
-        ja4_r,
-        ja4_ro,
-        server_name: hello.server_name().map(<[u8]>::to_vec),
-        alpn: hello.alpn_protocols().map(<[u8]>::to_vec).collect(),
-        highest_version: hello.highest_version(),
-        has_ech: hello.has_ech(),
-    };
+    let summary = HelloSummary::of(hello);
     check_formats(hello, &summary);
     summary
 }
@@ -102,20 +70,10 @@ fn prefix_lengths(len: usize) -> impl Iterator<Item = usize> {
         .chain(len.saturating_sub(8)..len)
 }
 
-/// Takes the handshake message out of a single-record hello and frames it
-/// again in records of `piece` bytes (1..=256), the last taking the rest.
+/// The hello's handshake message framed again in records of `piece` bytes
+/// (1..=256), the last taking the rest.
 fn reframe(wire: &[u8], piece: usize) -> Option<Vec<u8>> {
-    let header = wire.get(..9)?;
-    let message_len =
-        4 + (usize::from(header[6]) << 16 | usize::from(header[7]) << 8 | usize::from(header[8]));
-    let message = wire.get(5..5 + message_len)?;
-    let mut out = Vec::with_capacity(message.len() + 5 * (message.len() / piece + 1));
-    for fragment in message.chunks(piece) {
-        out.extend_from_slice(&[22, 3, 1]);
-        out.extend_from_slice(&u16::try_from(fragment.len()).ok()?.to_be_bytes());
-        out.extend_from_slice(fragment);
-    }
-    Some(out)
+    Some(frame_records(&handshake_bytes(wire)?, || piece))
 }
 
 fuzz_target!(|data: &[u8]| {

@@ -10,6 +10,7 @@ use std::net::IpAddr;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use sift_core::access::{parse_address_rule, AddressRule};
 use sift_core::ratelimit::{slots_for, Header, Rate, RateTable, Slot};
+use sift_core::testing::XorShift;
 
 fn rule(text: &str) -> AddressRule {
     parse_address_rule(text).expect("rule").rule
@@ -75,18 +76,6 @@ fn bench_matches(c: &mut Criterion) {
     group.finish();
 }
 
-/// xorshift64*, for key order.
-struct XorShift(u64);
-
-impl XorShift {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-}
-
 fn bench_ratelimit(c: &mut Criterion) {
     let rate = Rate::parse("10r/s").expect("rate");
     let burst = 5;
@@ -114,7 +103,7 @@ fn bench_ratelimit(c: &mut Criterion) {
         group.bench_function(format!("{name}/present"), |b| {
             b.iter(|| {
                 now += 1;
-                let key = &keys[(rng.next() % keys.len() as u64) as usize];
+                let key = &keys[(rng.next_u64() % keys.len() as u64) as usize];
                 black_box(table.check(black_box(key), now, rate, burst))
             })
         });

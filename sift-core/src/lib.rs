@@ -8,4 +8,6 @@ pub mod protocol;
 pub mod quic;
 pub mod ratelimit;
 pub mod slice;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 pub mod tls;

@@ -5,24 +5,9 @@ use sift_core::ratelimit::{
     keys_for, keys_per_mib, slots_for, Header, Rate, RateTable, Slot, Verdict, HEADER_SIZE,
     SLOT_SIZE, TABLE_ALIGN,
 };
+use sift_core::testing::{rate_region as region, XorShift};
 
 const MIB: usize = 1 << 20;
-
-/// xorshift64*: deterministic pseudo-random numbers.
-struct XorShift(u64);
-
-impl XorShift {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-}
-
-fn region(bytes: usize) -> (Header, Vec<Slot>) {
-    (Header::default(), vec![Slot::default(); slots_for(bytes)])
-}
 
 fn per_second(n: u32) -> Rate {
     Rate::per_second(n).unwrap()
@@ -237,27 +222,27 @@ fn random_keys_never_panic() {
         256 * 1024,
     ] {
         let (mut header, mut slots) = region(bytes);
-        let mut table = RateTable::init(&mut header, &mut slots, rng.next());
-        let mut now: u64 = rng.next() >> 20;
+        let mut table = RateTable::init(&mut header, &mut slots, rng.next_u64());
+        let mut now: u64 = rng.next_u64() >> 20;
         let mut passed = 0u32;
         for _ in 0..100_000 {
-            let len = (rng.next() % 300) as usize;
+            let len = (rng.next_u64() % 300) as usize;
             // Mostly a small key space, so keys come back.
-            let id = rng.next() % 5000;
+            let id = rng.next_u64() % 5000;
             for (i, byte) in key[..len].iter_mut().enumerate() {
                 *byte = (id >> (8 * (i % 8))) as u8;
             }
-            now = match rng.next() % 50 {
-                0 => now.wrapping_sub(rng.next() % 100_000),
-                1 => rng.next(),
-                _ => now.wrapping_add(rng.next() % 50),
+            now = match rng.next_u64() % 50 {
+                0 => now.wrapping_sub(rng.next_u64() % 100_000),
+                1 => rng.next_u64(),
+                _ => now.wrapping_add(rng.next_u64() % 50),
             };
-            let rate = match rng.next() % 3 {
-                0 => Rate::per_second((rng.next() % 100 + 1) as u32).unwrap(),
-                1 => Rate::per_minute((rng.next() % 100 + 1) as u32).unwrap(),
+            let rate = match rng.next_u64() % 3 {
+                0 => Rate::per_second((rng.next_u64() % 100 + 1) as u32).unwrap(),
+                1 => Rate::per_minute((rng.next_u64() % 100 + 1) as u32).unwrap(),
                 _ => Rate::per_second(u32::MAX).unwrap(),
             };
-            let burst = (rng.next() % 4) as u32;
+            let burst = (rng.next_u64() % 4) as u32;
             if table.check(&key[..len], now, rate, burst) == Verdict::Passed {
                 passed += 1;
             }

@@ -11,10 +11,8 @@
 //! three TLS records.
 
 use serde_json::Value;
-use sift_core::tls::{
-    ja3, ja4, ja4_o, parse_client_hello, write_ja3_string, write_ja4_r, write_ja4_ro, ClientHello,
-    HelloOutcome,
-};
+use sift_core::testing::{decode_hex, frame_records, handshake_bytes, HelloSummary};
+use sift_core::tls::{parse_client_hello, HelloOutcome};
 
 const FOXIO: &str = include_str!("../testdata/tls/tls-clienthello-foxio.json");
 const SALESFORCE: &str = include_str!("../testdata/tls/tls-clienthello-ja3-salesforce.json");
@@ -26,44 +24,7 @@ const CAPTURED: &str = include_str!("../testdata/tls/tls-clienthello-captured.js
 /// tools print `99`. We follow the spec (testdata/tls/README.md).
 const NON_ASCII_ALPN_SOURCE: &str = "tls-non-ascii-alpn.pcapng";
 
-#[derive(Debug, PartialEq, Eq)]
-struct Fingerprints {
-    sni: Option<String>,
-    ja3: String,
-    ja3_string: String,
-    ja4: String,
-    ja4_r: String,
-    ja4_o: String,
-    ja4_ro: String,
-}
-
-fn fingerprints(hello: &ClientHello<'_>) -> Fingerprints {
-    let mut ja3_string = String::new();
-    write_ja3_string(hello, &mut ja3_string).unwrap();
-    let mut ja4_r = String::new();
-    write_ja4_r(hello, &mut ja4_r).unwrap();
-    let mut ja4_ro = String::new();
-    write_ja4_ro(hello, &mut ja4_ro).unwrap();
-    Fingerprints {
-        sni: hello
-            .server_name()
-            .map(|name| String::from_utf8(name.to_vec()).unwrap()),
-        ja3: ja3(hello).to_string(),
-        ja3_string,
-        ja4: ja4(hello).to_string(),
-        ja4_r,
-        ja4_o: ja4_o(hello).to_string(),
-        ja4_ro,
-    }
-}
-
-fn decode_hex(hex: &str) -> Vec<u8> {
-    assert!(hex.len() % 2 == 0, "odd hex length");
-    (0..hex.len())
-        .step_by(2)
-        .map(|at| u8::from_str_radix(&hex[at..at + 2], 16).unwrap())
-        .collect()
-}
+type Fingerprints = HelloSummary;
 
 /// Parses `wire` with a scratch buffer exactly as large as the input, so
 /// every vector also tests the capacity boundary.
@@ -71,7 +32,7 @@ fn parse_whole(name: &str, wire: &[u8], scratch: &mut Vec<u8>) -> (Fingerprints,
     scratch.clear();
     scratch.resize(wire.len(), 0);
     match parse_client_hello(wire, scratch) {
-        HelloOutcome::Hello(hello) => (fingerprints(&hello), hello.record_count()),
+        HelloOutcome::Hello(hello) => (HelloSummary::of(&hello), hello.record_count()),
         other => panic!("{name}: expected a hello, got {other:?}"),
     }
 }
@@ -92,26 +53,12 @@ fn check_byte_at_a_time(name: &str, wire: &[u8], expected: &Fingerprints) {
     assert_eq!(&whole, expected, "{name}: after byte-at-a-time feeding");
 }
 
-/// Joins the payloads of the records in `wire` (the handshake message) and
-/// re-frames it as three records of roughly equal size.
+/// The hello's handshake message re-framed as three records of roughly
+/// equal size.
 fn split_into_three_records(wire: &[u8]) -> Vec<u8> {
-    let mut message = Vec::new();
-    let mut rest = wire;
-    while !rest.is_empty() {
-        assert_eq!(rest[0], 22, "handshake records only");
-        let len = usize::from(u16::from_be_bytes([rest[3], rest[4]]));
-        message.extend_from_slice(&rest[5..5 + len]);
-        rest = &rest[5 + len..];
-    }
-    let cuts = [0, message.len() / 3, 2 * message.len() / 3, message.len()];
-    let mut out = Vec::new();
-    for piece in cuts.windows(2) {
-        let fragment = &message[piece[0]..piece[1]];
-        out.extend_from_slice(&[22, wire[1], wire[2]]);
-        out.extend_from_slice(&u16::try_from(fragment.len()).unwrap().to_be_bytes());
-        out.extend_from_slice(fragment);
-    }
-    out
+    let message = handshake_bytes(wire).expect("handshake records only");
+    let third = message.len().div_ceil(3);
+    frame_records(&message, || third)
 }
 
 fn str_field<'v>(vector: &'v Value, key: &str) -> Option<&'v str> {
@@ -157,7 +104,7 @@ fn check_vector(vector: &Value) -> usize {
         compared += 1;
     }
     if let Some(sni) = vector.get("sni") {
-        assert_eq!(got.sni.as_deref(), sni.as_str(), "{name}: sni");
+        assert_eq!(got.sni(), sni.as_str(), "{name}: sni");
         compared += 1;
     }
 

@@ -5,22 +5,7 @@ use super::table::inspect::{
     bucket, lru_order, parts, probe_len, set_ends, set_links, slot_count, stored_hash, verify,
 };
 use super::*;
-
-/// xorshift64*: deterministic keys and times.
-struct XorShift(u64);
-
-impl XorShift {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-}
-
-fn region(bytes: usize) -> (Header, Vec<Slot>) {
-    (Header::default(), vec![Slot::default(); slots_for(bytes)])
-}
+use crate::testing::{rate_region as region, XorShift};
 
 const R10: Rate = match Rate::per_second(10) {
     Some(rate) => rate,
@@ -39,13 +24,13 @@ fn structure_holds_after_every_operation() {
     let mut rng = XorShift(0x9e37_79b9_7f4a_7c15);
     let mut now = 1_000_000u64;
     for round in 0..20_000 {
-        let key = (rng.next() % 80).to_le_bytes();
-        now = match rng.next() % 100 {
-            0..=9 => now.saturating_sub(rng.next() % 100),
-            10 => now + rng.next() % 100_000,
-            _ => now + rng.next() % 3,
+        let key = (rng.next_u64() % 80).to_le_bytes();
+        now = match rng.next_u64() % 100 {
+            0..=9 => now.saturating_sub(rng.next_u64() % 100),
+            10 => now + rng.next_u64() % 100_000,
+            _ => now + rng.next_u64() % 3,
         };
-        let burst = (rng.next() % 3) as u32;
+        let burst = (rng.next_u64() % 3) as u32;
         table.check(&key, now, R10, burst);
         if round % 7 == 0 {
             verify(&table);
@@ -70,7 +55,7 @@ fn probe_lengths_at_max_load() {
         let mut rng = XorShift(seed.wrapping_mul(0x1234_5678_9abc_def1) | 1);
         let mut keys = Vec::new();
         while table.len() < table.capacity() {
-            let key = rng.next().to_le_bytes();
+            let key = rng.next_u64().to_le_bytes();
             table.check(&key, 0, R10, 0);
             keys.push(key);
         }
@@ -81,7 +66,7 @@ fn probe_lengths_at_max_load() {
             .map(|key| probe_len(&table, stored_hash(&table, key)))
             .collect();
         let absent: Vec<u32> = (0..100_000)
-            .map(|_| probe_len(&table, stored_hash(&table, &rng.next().to_be_bytes())))
+            .map(|_| probe_len(&table, stored_hash(&table, &rng.next_u64().to_be_bytes())))
             .collect();
         let mean = |v: &[u32]| v.iter().map(|&x| f64::from(x)).sum::<f64>() / v.len() as f64;
         let max_found = *found.iter().max().unwrap();

@@ -41,3 +41,52 @@ for path in sorted(glob.glob(os.path.join(vectors_dir, "*.json"))):
         count += 3
 print("seeded %d inputs into %s" % (count, out))
 PY
+
+# Seeds fuzz/corpus/quic/ (see fuzz_targets/quic.rs for the layout): every
+# QUIC flow of sift-core/testdata/quic/ as raw datagrams (mode 0), the
+# first datagrams of sift-core/testdata/datagram/, and the RFC 9001 A.2
+# ClientHello as CRYPTO frames (in order, shuffled with PING and PADDING,
+# with a duplicate) to be sealed by the target, for v1, v2 and coalesced.
+python3 - "$here/../sift-core/testdata" "$here/corpus/quic" <<'PY'
+import glob, hashlib, json, os, sys
+
+testdata, out = sys.argv[1], sys.argv[2]
+os.makedirs(out, exist_ok=True)
+
+def write(data):
+    with open(os.path.join(out, hashlib.sha1(data).hexdigest()), "wb") as f:
+        f.write(data)
+
+def framed(mode, chunks):
+    return bytes([mode, 0x40, 0x00]) + b"".join(len(c).to_bytes(2, "big") + c for c in chunks)
+
+def varint(value):
+    return (0x4000 | value).to_bytes(2, "big") if value < 0x4000 else (0x80000000 | value).to_bytes(4, "big")
+
+def crypto(offset, data):
+    return b"\x06" + varint(offset) + varint(len(data)) + data
+
+count = 0
+for path in sorted(glob.glob(os.path.join(testdata, "quic", "*.json"))):
+    for flow in json.load(open(path)):
+        write(framed(0, [bytes.fromhex(d) for d in flow["datagrams_hex"]]))
+        count += 1
+for path in sorted(glob.glob(os.path.join(testdata, "quic", "*-client-initial.hex"))):
+    write(framed(0, [bytes.fromhex(open(path).read().strip())]))
+    count += 1
+for entry in json.load(open(os.path.join(testdata, "datagram", "datagrams-captured.json"))):
+    write(framed(0, [bytes.fromhex(entry["datagram_hex"])]))
+    count += 1
+
+payload = bytes.fromhex(open(os.path.join(testdata, "quic", "rfc9001-a2-client-initial-payload.hex")).read().strip())
+message = payload[4:4 + 0xf1]
+pieces = [crypto(at, message[at:at + 60]) for at in range(0, len(message), 60)]
+shuffled = [pieces[3], b"\x01", pieces[0], b"\x00\x00", pieces[4], pieces[2], pieces[1], pieces[2]]
+for mode in (1, 3, 5, 7):
+    write(framed(mode, [crypto(0, message)]))
+    write(framed(mode, [b"".join(shuffled)]))
+    write(framed(mode, pieces))
+    write(framed(mode, [b"\x02\x05\x00\x01\x01\x00\x00" + pieces[0], b"\x03\x00\x00\x00\x00\x01\x02\x03" + b"".join(pieces[1:])]))
+    count += 4
+print("seeded %d quic inputs into %s" % (count, out))
+PY

@@ -110,6 +110,28 @@ impl InitialKeys {
     }
 }
 
+#[cfg(any(test, feature = "testing"))]
+impl InitialKeys {
+    /// Encrypts `payload` in place for packet `packet_number` with `header`
+    /// as associated data and returns the tag (the sealing side of
+    /// [`open`](Self::open), for [`super::seal`]).
+    pub(crate) fn seal(
+        &self,
+        packet_number: u64,
+        header: &[u8],
+        payload: &mut [u8],
+    ) -> [u8; TAG_LEN] {
+        let mut nonce = self.iv;
+        for (byte, pn) in nonce.iter_mut().rev().zip(packet_number.to_le_bytes()) {
+            *byte ^= pn;
+        }
+        self.aead
+            .encrypt_in_place_detached(&Nonce::from(nonce), header, payload)
+            .map(Into::into)
+            .unwrap_or([0; TAG_LEN])
+    }
+}
+
 /// HKDF-Expand-Label (RFC 8446 §7.1) with an empty context, for an
 /// output of `N` bytes.
 fn expand_label<const N: usize>(secret: &Hkdf<Sha256>, label: &[u8]) -> Option<[u8; N]> {

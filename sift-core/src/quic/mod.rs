@@ -125,6 +125,8 @@ mod keys;
 mod packet;
 mod packet_number;
 mod reader;
+#[cfg(any(test, feature = "testing"))]
+mod seal;
 mod version;
 
 #[cfg(test)]
@@ -137,6 +139,8 @@ pub use packet::MAX_PACKET_LEN;
 pub use reader::{
     InitialReader, Progress, CRYPTO_BUFFER_LEN, MAX_DATAGRAMS, MAX_FRAMES, MAX_PACKETS,
 };
+#[cfg(any(test, feature = "testing"))]
+pub use seal::InitialSealer;
 pub use version::Version;
 
 /// A cheap check, without cryptography, that `datagram` is a client's

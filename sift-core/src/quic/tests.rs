@@ -641,3 +641,21 @@ fn garbage_never_panics() {
         }
     }
 }
+
+#[test]
+fn sealer_round_trip() {
+    for version in [Version::V1, Version::V2] {
+        let message = hello_for("seal.tests.");
+        let mut sealer = InitialSealer::new(version, DCID).unwrap();
+        let mut datagram = Vec::new();
+        sealer.seal(&crypto(0, &message[..50]), 0, &mut datagram);
+        sealer.seal(&crypto(50, &message[50..]), 1200, &mut datagram);
+        assert!(datagram.len() >= 1200);
+        let mut buffer = vec![0; 4096];
+        let (reader, outcomes) = feed_all(&[datagram], &mut buffer);
+        assert_eq!(outcomes, [format!("hello seal.tests. {RFC_JA4}")]);
+        assert_eq!(reader.packets(), 2);
+        assert_eq!(reader.version(), Some(version));
+    }
+    assert!(InitialSealer::new(Version::V1, &[0; 21]).is_none());
+}

@@ -42,6 +42,38 @@ for path in sorted(glob.glob(os.path.join(vectors_dir, "*.json"))):
 print("seeded %d inputs into %s" % (count, out))
 PY
 
+# Seeds fuzz/corpus/protocol/ with the first bytes of real clients
+# (sift-core/testdata/protocol/protocol-captured.json), and
+# fuzz/corpus/signature/ with a few signature specs (see
+# fuzz_targets/signature.rs for the layout) in front of those bytes.
+python3 - "$here/../sift-core/testdata/protocol" "$here/corpus" <<'PY'
+import hashlib, json, os, sys
+
+captures_dir, corpus = sys.argv[1], sys.argv[2]
+captures = json.load(open(os.path.join(captures_dir, "protocol-captured.json")))
+
+def write(target, data):
+    out = os.path.join(corpus, target)
+    os.makedirs(out, exist_ok=True)
+    with open(os.path.join(out, hashlib.sha1(data).hexdigest()), "wb") as f:
+        f.write(data)
+
+specs = [
+    bytes([0, 0]) + bytes([8, 0]),        # one pattern: a literal
+    bytes([1, 1, 3, 1, 2, 3, 0]),         # one prefix of 3 bytes at offset 0
+    bytes([2, 4, 200, 19, 0, 1, 5, 20]),  # a windowed search, then a prefix
+]
+count = 0
+for capture in captures:
+    wire = bytes.fromhex(capture["hex"])
+    write("protocol", wire)
+    count += 1
+    for spec in specs:
+        write("signature", spec + b"\xff\xff" + wire[:64])
+        count += 1
+print("seeded %d protocol and signature inputs into %s" % (count, corpus))
+PY
+
 # Seeds fuzz/corpus/quic/ (see fuzz_targets/quic.rs for the layout): every
 # QUIC flow of sift-core/testdata/quic/ as raw datagrams (mode 0), the
 # first datagrams of sift-core/testdata/datagram/, and the RFC 9001 A.2

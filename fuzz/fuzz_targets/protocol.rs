@@ -42,4 +42,20 @@ fuzz_target!(|bytes: &[u8]| {
     if let Some(client_id) = protocol::mqtt_client_id(bytes) {
         assert!(within(client_id) || client_id.is_empty());
     }
+    if let Some(query) = protocol::dns_query(bytes) {
+        assert!(within(query.name));
+        assert_eq!(verdict, Verdict::Detected(Protocol::Dns));
+        let label_bytes: usize = query.labels().map(|label| label.len() + 1).sum();
+        assert_eq!(label_bytes + 1, query.name.len());
+    }
+    if let Some(header) = protocol::proxy_header(bytes) {
+        assert!(header.len <= bytes.len() && header.len >= 15);
+        assert_eq!(verdict, Verdict::Detected(Protocol::ProxyProtocol));
+        assert!(protocol::details_complete(Protocol::ProxyProtocol, bytes));
+        // What follows the header is classified on its own.
+        let _ = protocol::detect(&bytes[header.len..]);
+    }
+    if let Some(node) = protocol::tinc_node(bytes) {
+        assert!(within(node));
+    }
 });

@@ -8,6 +8,9 @@
 //! sift_signature legacy     prefix=4c4f47 offset=4 min=8;
 //! ```
 //!
+//! (In nginx.conf, quote a pattern that holds spaces, `;`, `{` or `}`;
+//! nginx passes `\x..` through but turns `\\` into one backslash.)
+//!
 //! A [`SignatureSet`] is built once, at configuration time; building
 //! checks everything and reports problems as one-line messages
 //! ([`SignatureError`]) fit for nginx's `[emerg]`. [`detect_with`] then
@@ -244,6 +247,11 @@ impl Signature {
                 )))
             }
         };
+        if window > MAX_WINDOW {
+            return Err(SignatureError::new(format!(
+                "\"min=\" must be 1 to {MAX_WINDOW}"
+            )));
+        }
         if shortest > window {
             return Err(SignatureError::new(format!(
                 "\"min={window}\" is shorter than the shortest match of \"pattern={pattern}\" \

@@ -217,6 +217,12 @@ fn pattern_errors() {
     );
     assert_eq!(error("x", &["pattern="]), "empty \"pattern=\"");
     assert_eq!(
+        Signature::pattern("x", "a", Some(65_537))
+            .unwrap_err()
+            .to_string(),
+        "\"min=\" must be 1 to 65536"
+    );
+    assert_eq!(
         error("x", &["pattern=(?s)(?:.{0,1000}){0,1000}", "min=65536"]),
         "\"pattern=(?s)(?:.{0,1000}){0,1000}\" compiles to more than 1048576 bytes"
     );

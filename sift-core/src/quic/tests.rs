@@ -659,3 +659,11 @@ fn sealer_round_trip() {
     }
     assert!(InitialSealer::new(Version::V1, &[0; 21]).is_none());
 }
+
+#[test]
+fn state_size() {
+    // The per-flow state the nginx side keeps in its pool: plain data.
+    let size = core::mem::size_of::<InitialReader>();
+    assert!(size <= 2048, "InitialReader is {size} bytes");
+    eprintln!("InitialReader: {size} bytes");
+}

@@ -3,6 +3,7 @@
 use ngx_stream::ffi::{ngx_flag_t, ngx_msec_t, ngx_uint_t, NGX_LOG_ERR};
 use ngx_stream::module::{merge_flag, merge_msec, FLAG_UNSET, MSEC_UNSET};
 use ngx_stream::{MergeSrvConf, Result, SavedContentHandler};
+use sift_core::protocol::SignatureSet;
 
 use crate::access::AccessRule;
 use crate::ratelimit::RateLimit;
@@ -25,6 +26,8 @@ pub struct SiftSrvConf {
     pub rate_dry_run: ngx_flag_t,
     /// `sift_rate_log_level info | notice | warn | error;` (None: inherit)
     pub rate_log_level: Option<ngx_uint_t>,
+    /// `sift_signature`, in order; None: inherit.
+    pub signatures: Option<SignatureSet>,
     /// `sift_allow` / `sift_deny`, in order; None: inherit.
     pub rules: Option<Vec<AccessRule>>,
     /// `sift_rate zone=...`; None: inherit.
@@ -44,6 +47,7 @@ impl Default for SiftSrvConf {
             access_dry_run: FLAG_UNSET,
             rate_dry_run: FLAG_UNSET,
             rate_log_level: None,
+            signatures: None,
             rules: None,
             rates: None,
             content_handler: SavedContentHandler::default(),
@@ -57,6 +61,11 @@ impl SiftSrvConf {
     /// Whether sift inspects sessions of this server.
     pub fn is_enabled(&self) -> bool {
         self.enabled == 1
+    }
+
+    /// The user-defined signatures; None without any.
+    pub fn signatures(&self) -> Option<&SignatureSet> {
+        self.signatures.as_ref().filter(|set| !set.is_empty())
     }
 
     /// The access rules, in order (empty without any).
@@ -80,6 +89,9 @@ impl MergeSrvConf for SiftSrvConf {
             .rate_log_level
             .or(prev.rate_log_level)
             .or(Some(NGX_LOG_ERR as ngx_uint_t));
+        if self.signatures.is_none() {
+            self.signatures = prev.signatures.clone();
+        }
         if self.rules.is_none() {
             self.rules = prev.rules.clone();
         }

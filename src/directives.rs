@@ -4,6 +4,7 @@ use ngx_stream::command::{Directive, MainDirective};
 use ngx_stream::ffi::{ngx_uint_t, NGX_LOG_ERR, NGX_LOG_INFO, NGX_LOG_NOTICE, NGX_LOG_WARN};
 use ngx_stream::{Conf, Declared, Error, Result};
 use sift_core::access::parse_address_rule;
+use sift_core::protocol::SignatureSet;
 use sift_core::ratelimit::{params, Rate};
 
 use crate::access::{AccessRule, Action, Matcher};
@@ -204,6 +205,27 @@ impl Directive for SiftRateLogLevel {
             }
         };
         conf.rate_log_level = Some(level as ngx_uint_t);
+        Ok(())
+    }
+}
+
+/// `sift_signature NAME pattern=REGEX | prefix=HEX [offset=N] [min=N];`
+/// (stream, server; repeatable, in order)
+pub struct SiftSignature;
+
+impl Directive for SiftSignature {
+    type Module = Sift;
+
+    fn set(cf: &Conf<'_>, conf: &mut SiftSrvConf) -> Result<()> {
+        let mut words = cf
+            .args()
+            .map(|word| core::str::from_utf8(word).map_err(|_| cf.invalid_value(word)));
+        let name = words.next().ok_or("missing signature name")??;
+        let params = words.collect::<Result<Vec<&str>>>()?;
+        conf.signatures
+            .get_or_insert_with(SignatureSet::default)
+            .add(name, &params)
+            .map_err(|why| Error::Invalid(format!("{why} in \"sift_signature\" directive")))?;
         Ok(())
     }
 }

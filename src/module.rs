@@ -10,7 +10,9 @@ use sift_core::protocol::Classification;
 
 use crate::access::AccessOutcome;
 use crate::conf::SiftSrvConf;
-use crate::directives::{SiftAllow, SiftDeny, SiftRate, SiftRateLogLevel, SiftRateZone};
+use crate::directives::{
+    SiftAllow, SiftDeny, SiftRate, SiftRateLogLevel, SiftRateZone, SiftSignature,
+};
 use crate::enforce::{Enforce, RateStatus};
 use crate::preread::{self, Preread};
 use crate::tls::TlsInspection;
@@ -74,15 +76,17 @@ pub struct SiftCtx {
 const SRV: ngx_stream::ffi::ngx_uint_t = command::STREAM | command::SERVER;
 
 #[cfg(not(feature = "test-hooks"))]
-const COMMAND_COUNT: usize = 10;
-#[cfg(feature = "test-hooks")]
 const COMMAND_COUNT: usize = 11;
+#[cfg(feature = "test-hooks")]
+const COMMAND_COUNT: usize = 12;
 
 static COMMANDS: CommandTable<COMMAND_COUNT> = CommandTable::new([
     // sift on | off;  (default off)
     command::flag(c"sift", SRV, offset_of!(SiftSrvConf, enabled)),
     // sift_timeout <time>;  (default 5s)
     command::msec(c"sift_timeout", SRV, offset_of!(SiftSrvConf, timeout)),
+    // sift_signature NAME pattern=REGEX | prefix=HEX [offset=N] [min=N];
+    command::directive::<SiftSignature>(c"sift_signature", SRV | command::TWO_OR_MORE),
     command::directive::<SiftAllow>(c"sift_allow", SRV | command::TAKE1),
     command::directive::<SiftDeny>(c"sift_deny", SRV | command::TAKE1),
     command::flag(

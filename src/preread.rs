@@ -7,7 +7,9 @@ use ngx_stream::{
     stream_debug, stream_log, Error, Phase, PhaseHandler, PhaseOutcome, Result, Session,
     TimerAction,
 };
-use sift_core::protocol::{self, Classification, Protocol, Verdict};
+use sift_core::protocol::{
+    self, detect_with, detect_with_final, Classification, Detection, Protocol,
+};
 
 use crate::module::{Sift, SiftCtx};
 use crate::tls::{self, Step, TlsInspection};
@@ -96,10 +98,19 @@ fn decide<'s>(
     bytes: &'s [u8],
     no_more: bool,
 ) -> Result<bool> {
-    let (classification, tls) = match protocol::detect(bytes) {
-        Verdict::NeedMore if no_more => (Classification::undecided(bytes.len(), false), None),
-        Verdict::NeedMore => return Ok(false),
-        Verdict::Detected(Protocol::Tls) => {
+    let detection = match session.srv_conf::<Sift>().signatures() {
+        Some(signatures) if no_more => detect_with_final(signatures, bytes),
+        Some(signatures) => detect_with(signatures, bytes),
+        None => match protocol::detect(bytes) {
+            protocol::Verdict::NeedMore => Detection::NeedMore,
+            protocol::Verdict::Detected(found) => Detection::Protocol(found),
+        },
+    };
+    let (classification, tls) = match detection {
+        Detection::NeedMore if no_more => (Classification::undecided(bytes.len(), false), None),
+        Detection::NeedMore => return Ok(false),
+        Detection::Signature(index) => (Classification::Signature(index), None),
+        Detection::Protocol(Protocol::Tls) => {
             // The ClientHello must be whole: its variables need all of it.
             let capacity = session.preread_capacity().unwrap_or(0);
             let inspection =
@@ -110,7 +121,7 @@ fn decide<'s>(
                 };
             (Classification::Protocol(Protocol::Tls), Some(inspection))
         }
-        Verdict::Detected(found) => {
+        Detection::Protocol(found) => {
             if !no_more && !protocol::details_complete(found, bytes) {
                 return Ok(false);
             }

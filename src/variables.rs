@@ -70,7 +70,8 @@ fn found(value: Option<&[u8]>) -> VariableValue<'_> {
 fn protocol<'s>(session: &Session<'s>) -> Lookup<'s> {
     // The context also exists for access rules and rate limits, which work
     // with sift off: only inspected sessions have a protocol.
-    if !session.srv_conf::<Sift>().is_enabled() || session.is_datagram() {
+    let conf = session.srv_conf::<Sift>();
+    if !conf.is_enabled() || session.is_datagram() {
         return Ok(VariableValue::NotFound);
     }
     let Some(ctx) = session.ctx::<Sift>() else {
@@ -84,7 +85,9 @@ fn protocol<'s>(session: &Session<'s>) -> Lookup<'s> {
             session.client_closed(),
         )
     });
-    Ok(VariableValue::Bytes(classification.as_str().as_bytes()))
+    // Signature names live in the server's configuration, as long as the session.
+    let name = classification.name(conf.signatures());
+    Ok(VariableValue::Bytes(name.as_bytes()))
 }
 
 /// The client's first bytes, if sift classified them as `expected`.

@@ -41,6 +41,8 @@ pub const TAKE3: ngx_uint_t = nginx_sys::NGX_CONF_TAKE3 as ngx_uint_t;
 pub const TAKE123: ngx_uint_t = nginx_sys::NGX_CONF_TAKE123 as ngx_uint_t;
 /// One or more arguments.
 pub const ONE_OR_MORE: ngx_uint_t = nginx_sys::NGX_CONF_1MORE as ngx_uint_t;
+/// Two or more arguments.
+pub const TWO_OR_MORE: ngx_uint_t = nginx_sys::NGX_CONF_2MORE as ngx_uint_t;
 
 /// A directive that writes to its module's server configuration (in the
 /// block it appears in: `stream {}` or `server {}`).

@@ -206,7 +206,9 @@ use std::net::SocketAddr;
 
 pub use outcome::Classification;
 use reader::{Parsed, Stop};
-pub use signature::{detect_with, Detection, Signature, SignatureError, SignatureSet};
+pub use signature::{
+    detect_with, detect_with_final, Detection, Signature, SignatureError, SignatureSet,
+};
 
 /// What sift recognised a connection as; `as_str` is `$sift_protocol`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

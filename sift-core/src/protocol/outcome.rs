@@ -15,15 +15,32 @@ pub enum Classification {
     Timeout,
     /// The client closed the connection without sending anything.
     Closed,
+    /// A user-defined signature matched: its index in the server's
+    /// [`SignatureSet`](super::SignatureSet) ([`Classification::name`]
+    /// gives its name).
+    Signature(usize),
 }
 
 impl Classification {
-    /// The value of `$sift_protocol`.
+    /// The value of `$sift_protocol` for a built-in outcome; `signature`
+    /// for a signature (whose name [`Classification::name`] gives).
     pub const fn as_str(self) -> &'static str {
         match self {
             Classification::Protocol(protocol) => protocol.as_str(),
             Classification::Timeout => "timeout",
             Classification::Closed => "closed",
+            Classification::Signature(_) => "signature",
+        }
+    }
+
+    /// The value of `$sift_protocol`, with signature names from the set
+    /// the session was classified with.
+    pub fn name(self, signatures: Option<&super::SignatureSet>) -> &str {
+        match self {
+            Classification::Signature(index) => signatures
+                .and_then(|set| set.get(index))
+                .map_or("unknown", super::Signature::name),
+            other => other.as_str(),
         }
     }
 

@@ -415,6 +415,15 @@ impl SignatureSet {
             .position(|signature| signature.name == name)
     }
 
+    /// The first signature that matches `bytes` outright, when no more
+    /// bytes can come: one still waiting (`Prefix`) can no longer match.
+    fn first_match(&self, bytes: &[u8]) -> Option<Detection> {
+        self.signatures
+            .iter()
+            .position(|signature| signature.probe(bytes) == Probe::Match)
+            .map(Detection::Signature)
+    }
+
     /// The signatures' verdict alone, on bytes no built-in accepts.
     fn probe(&self, bytes: &[u8]) -> Option<Detection> {
         for (index, signature) in self.signatures.iter().enumerate() {
@@ -462,6 +471,19 @@ pub fn detect_with(signatures: &SignatureSet, bytes: &[u8]) -> Detection {
             .probe(bytes)
             .unwrap_or(Detection::Protocol(Protocol::Unknown)),
         Verdict::Detected(protocol) => Detection::Protocol(protocol),
+    }
+}
+
+/// [`detect_with`] when no more bytes can come (the client went quiet
+/// past `sift_timeout`, or the buffer is full): detectors and signatures
+/// still waiting can no longer match, so a signature that matches the
+/// bytes as they are decides even where a built-in still held it back
+/// (e.g. a text line without its newline keeps the `http` detector
+/// waiting). `NeedMore` means nothing matches: the caller's "undecided".
+pub fn detect_with_final(signatures: &SignatureSet, bytes: &[u8]) -> Detection {
+    match detect_with(signatures, bytes) {
+        Detection::NeedMore => signatures.first_match(bytes).unwrap_or(Detection::NeedMore),
+        decided => decided,
     }
 }
 

@@ -468,3 +468,31 @@ fn detect_with_is_monotone() {
     }
     assert!(matched > 300, "{matched}");
 }
+
+#[test]
+fn final_decision_lets_a_matching_signature_win_over_a_waiting_builtin() {
+    let signatures = set(&[
+        ("rpc", &["prefix=52504331"]),
+        ("other", &["pattern=RPC1 c"]),
+    ]);
+    // "RPC1 call" is also a valid start of an HTTP request line: the http
+    // detector keeps waiting for the rest of it.
+    assert_eq!(detect_with(&signatures, b"RPC1 call"), Detection::NeedMore);
+    // When no more bytes come, it cannot match any more; the first
+    // signature that matches the bytes as they are decides.
+    assert_eq!(
+        detect_with_final(&signatures, b"RPC1 call"),
+        Detection::Signature(0)
+    );
+    // A signature still waiting for bytes cannot match either.
+    assert_eq!(detect_with_final(&signatures, b"RPC"), Detection::NeedMore);
+    // What a built-in or signature decided anyway stays decided.
+    assert_eq!(
+        detect_with_final(&signatures, b"RPC1 call\r\n"),
+        detect_with(&signatures, b"RPC1 call\r\n")
+    );
+    assert_eq!(
+        detect_with_final(&signatures, b"SSH-2.0-x\r\n"),
+        Detection::Protocol(Protocol::Ssh)
+    );
+}

@@ -10,7 +10,9 @@
 //! 1. **Packets.** The datagram is walked packet by packet (RFC 9000 §12.2,
 //!    coalescing). A long header is parsed (§17.2); a 0-RTT or Handshake
 //!    packet is skipped by its Length field; a short header ends the
-//!    datagram (only 1-RTT data or padding can follow).
+//!    datagram (only 1-RTT data or padding can follow), and so do bytes
+//!    after a packet that do not parse as one (junk a server would drop).
+//!    A datagram's first packet must parse.
 //! 2. **Keys.** The first Initial's Destination Connection ID gives the
 //!    client's Initial keys (RFC 9001 §5.2 for v1, RFC 9369 §3.3 for v2:
 //!    salt, HKDF-Extract, `client in`, then `quic key`/`quic iv`/`quic hp`

@@ -215,6 +215,10 @@ impl InitialReader {
                         Stopped::Malformed(QuicError::UnsupportedVersion)
                     });
                 }
+                // After a packet, bytes that do not parse as one are junk
+                // a server drops (RFC 9000 §12.2: each coalesced packet
+                // stands alone); they end the datagram.
+                Ok(Packet::Foreign { .. }) | Err(_) if !first_packet => break,
                 Ok(Packet::Foreign { .. }) => {
                     return Err(Stopped::Malformed(QuicError::VersionChanged))
                 }

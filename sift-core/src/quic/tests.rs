@@ -362,6 +362,21 @@ fn coalesced_packets() {
     assert_eq!(outcomes, [format!("hello coal.tests. {RFC_JA4}")]);
     assert_eq!(reader.packets(), 3);
 
+    // Junk after the last packet (a long-header byte, an unknown version,
+    // a cut header) is dropped, as a server drops it.
+    for junk in [&[0xff; 30][..], &[0xc0, 0xff, 0, 0, 0x1d, 0], &[0xc0, 0, 0]] {
+        let mut client = Client::new(Version::V1, DCID);
+        let mut datagram = client.initial(&crypto(0, &message), 1100);
+        datagram.extend_from_slice(junk);
+        datagram.resize(1200, 0x77);
+        let (_, outcomes) = feed_all(&[datagram], &mut buffer);
+        assert_eq!(
+            outcomes,
+            [format!("hello coal.tests. {RFC_JA4}")],
+            "{junk:02x?}"
+        );
+    }
+
     // A 0-RTT packet first, the Initial after it in the same datagram.
     let mut client = Client::new(Version::V2, DCID);
     let mut datagram = client.packet(false, &[0x01; 30], 0, 1);

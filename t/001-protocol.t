@@ -2,6 +2,7 @@
 use lib 't/lib';
 use Test::Nginx::Socket::Lua::Stream;
 use SiftTest;
+SiftTest::setup();
 
 repeat_each(1);
 plan tests => repeat_each() * (blocks() * 4) + 1;  # + the tcp_query check

@@ -63,7 +63,7 @@ main::all_expected()
             assert(sock:send(hello:sub(i, i)))
             if i % 64 == 0 then ngx.sleep(0.001) end
         end
-        ngx.print(assert(sock:receive('*a')))
+        ngx.print(sift.answer(sock))
     }
 }"
 --- request

@@ -4,6 +4,8 @@ use strict;
 use warnings;
 use Test::More;
 use File::Temp qw(tempdir);
+use lib 't/lib';
+use SiftTest ();
 
 # Run through scripts/prove.sh, which sets SIFT_RELEASE_MODULE: without
 # its input this file fails rather than skips.
@@ -11,7 +13,7 @@ my $module = $ENV{SIFT_RELEASE_MODULE}
     or BAIL_OUT('SIFT_RELEASE_MODULE not set (run through scripts/prove.sh)');
 -f $module or BAIL_OUT("no release module at $module (scripts/build-module.sh release)");
 my $nginx = $ENV{TEST_NGINX_BINARY} || '/usr/sbin/nginx';
-my $stream = '/usr/lib/nginx/modules/ngx_stream_module.so';
+my $stream = SiftTest::stream_load_line();
 
 sub nginx_t {
     my ($server) = @_;
@@ -19,8 +21,7 @@ sub nginx_t {
     mkdir "$dir/logs";
     open my $fh, '>', "$dir/nginx.conf" or die $!;
     print $fh <<"CONF";
-load_module $stream;
-load_module $module;
+${stream}load_module $module;
 error_log $dir/logs/error.log;
 pid $dir/nginx.pid;
 events {}

@@ -5,13 +5,16 @@ use strict;
 use warnings;
 use Test::More;
 use File::Temp qw(tempdir);
+use lib 't/lib';
+use SiftTest ();
 
 my ($module) = grep { /ngx_stream_sift_module\.so$/ } split ' ', ($ENV{TEST_NGINX_LOAD_MODULES} // '');
 # Without the module this file fails rather than skips (scripts/prove.sh
 # always names one).
 BAIL_OUT('TEST_NGINX_LOAD_MODULES names no sift module (run through scripts/prove.sh)') unless $module;
 my $nginx = $ENV{TEST_NGINX_BINARY} || '/usr/sbin/nginx';
-my $load = "load_module /usr/lib/nginx/modules/ngx_stream_module.so;\nload_module $module;\n";
+my $stream = SiftTest::stream_load_line();
+my $load = "${stream}load_module $module;\n";
 
 my @examples = sort glob 'nginx-conf/*.conf';
 ok(@examples >= 3, 'there are example configurations');
@@ -25,6 +28,8 @@ for my $example (@examples) {
 
     $conf =~ s{^include /etc/nginx/modules-enabled/\*\.conf;}{$load}m;
     $conf =~ s{^load_module modules/ngx_stream_sift_module\.so;}{load_module $module;}m;
+    # An nginx with the stream module built in loads no ngx_stream_module.so.
+    $conf =~ s{^load_module \S*/ngx_stream_module\.so;\n}{}m unless $stream;
     $conf = "$load\nevents {}\n$conf" if $conf !~ /^load_module|^include/m;
     # Keep -t away from system paths it would write to.
     $conf =~ s{^pid [^;]+;}{pid $dir/nginx.pid;}m;

@@ -15,6 +15,8 @@ use File::Temp qw(tempdir);
 use IO::Socket::INET;
 use POSIX qw(WNOHANG);
 use Time::HiRes qw(sleep time);
+use lib 't/lib';
+use SiftTest ();
 
 my ($module) = grep { /ngx_stream_sift_module\.so$/ } split ' ', ($ENV{TEST_NGINX_LOAD_MODULES} // '');
 plan skip_all => 'TEST_NGINX_LOAD_MODULES names no sift module' unless $module;
@@ -119,8 +121,7 @@ system("openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=sift.test "
 mkdir "$dir/logs";
 open my $conf, '>', "$dir/nginx.conf" or die;
 print $conf <<"CONF";
-load_module /usr/lib/nginx/modules/ngx_stream_module.so;
-load_module $module;
+${\ SiftTest::stream_load_line()}load_module $module;
 worker_processes 1;
 error_log $dir/logs/error.log info;
 pid $dir/logs/nginx.pid;

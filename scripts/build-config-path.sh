@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck source-path=SCRIPTDIR
 # Build path 3: nginx's own build system. Configures Debian's nginx sources
 # (conf_flags + the stream flags) with --add-dynamic-module=<this repo>, runs
 # `make modules` (nginx's make runs cargo), and checks that the resulting

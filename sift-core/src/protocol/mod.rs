@@ -365,6 +365,7 @@ pub const PRIORITY: [Protocol; 17] = [
 
 /// One detector's answer on `bytes`; `Unknown` has no detector and never
 /// matches.
+#[inline]
 pub fn probe(protocol: Protocol, bytes: &[u8]) -> Probe {
     match protocol {
         Protocol::Tls => tls_record::client_hello(bytes).into(),
@@ -391,11 +392,28 @@ pub fn probe(protocol: Protocol, bytes: &[u8]) -> Probe {
 /// Classify the client's first bytes. NeedMore only while the bytes so far
 /// are a prefix of something some detector accepts; as soon as no detector
 /// can match -> Detected(Unknown). Empty input -> NeedMore.
+///
+/// The same answer as asking every detector in [`PRIORITY`] order, but
+/// only those that accept the first byte are asked: a detector's
+/// `NoMatch` is final, so one that refuses the first byte alone refuses
+/// every buffer starting with it.
 pub fn detect(first_bytes: &[u8]) -> Verdict {
-    if first_bytes.is_empty() {
+    let Some(&first) = first_bytes.first() else {
         return Verdict::NeedMore;
-    }
-    for protocol in PRIORITY {
+    };
+    let mut candidates = first_byte_candidates()
+        .get(usize::from(first))
+        .copied()
+        .unwrap_or(u32::MAX);
+    while candidates != 0 {
+        let rank = candidates.trailing_zeros();
+        candidates &= candidates.wrapping_sub(1);
+        let Some(&protocol) = usize::try_from(rank)
+            .ok()
+            .and_then(|rank| PRIORITY.get(rank))
+        else {
+            break;
+        };
         match probe(protocol, first_bytes) {
             Probe::Match => return Verdict::Detected(protocol),
             Probe::Prefix => return Verdict::NeedMore,
@@ -403,6 +421,24 @@ pub fn detect(first_bytes: &[u8]) -> Verdict {
         }
     }
     Verdict::Detected(Protocol::Unknown)
+}
+
+/// For each first byte, the detectors that do not refuse it on its own:
+/// bit `i` stands for `PRIORITY[i]`. Built once, from the detectors
+/// themselves, so it cannot disagree with them.
+fn first_byte_candidates() -> &'static [u32; 256] {
+    static CANDIDATES: std::sync::OnceLock<[u32; 256]> = std::sync::OnceLock::new();
+    CANDIDATES.get_or_init(|| {
+        let mut table = [0u32; 256];
+        for (byte, entry) in (0..=u8::MAX).zip(table.iter_mut()) {
+            for (rank, protocol) in (0u32..).zip(PRIORITY) {
+                if probe(protocol, &[byte]) != Probe::NoMatch {
+                    *entry |= 1u32.checked_shl(rank).unwrap_or(0);
+                }
+            }
+        }
+        table
+    })
 }
 
 /// After detection: whether the bytes so far carry all the detail sift

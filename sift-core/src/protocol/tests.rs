@@ -615,6 +615,60 @@ fn dns_queries_shaped_like_openvpn_resets() {
     assert_eq!(probe(Protocol::Dns, &openvpn_tls_auth()), Probe::NoMatch);
 }
 
+/// `detect` skips detectors by first byte; asking all of them in order
+/// must give the same verdict.
+fn detect_asking_every_detector(bytes: &[u8]) -> Verdict {
+    if bytes.is_empty() {
+        return Verdict::NeedMore;
+    }
+    for protocol in PRIORITY {
+        match probe(protocol, bytes) {
+            Probe::Match => return Verdict::Detected(protocol),
+            Probe::Prefix => return Verdict::NeedMore,
+            Probe::NoMatch => {}
+        }
+    }
+    Verdict::Detected(Protocol::Unknown)
+}
+
+#[test]
+fn first_byte_dispatch_changes_no_verdict() {
+    assert!(PRIORITY.len() <= 32, "one bit per detector");
+    for sample in samples() {
+        for len in 0..=sample.bytes.len() {
+            let prefix = &sample.bytes[..len];
+            assert_eq!(
+                detect(prefix),
+                detect_asking_every_detector(prefix),
+                "{}",
+                sample.name
+            );
+        }
+    }
+    let mut rng = XorShift(0x00f1_257b_7e00_0016);
+    for _ in 0..20_000 {
+        let len = 1 + rng.below(24);
+        let bytes: Vec<u8> = (0..len).map(|_| rng.byte()).collect();
+        assert_eq!(
+            detect(&bytes),
+            detect_asking_every_detector(&bytes),
+            "{bytes:02x?}"
+        );
+    }
+    for first in 0..=u8::MAX {
+        for second in [
+            0x00, 0x01, 0x03, b' ', b'-', b'1', b'?', b'N', b'R', b'S', 0x0a, 0xff,
+        ] {
+            let bytes = [first, second];
+            assert_eq!(
+                detect(&bytes),
+                detect_asking_every_detector(&bytes),
+                "{bytes:02x?}"
+            );
+        }
+    }
+}
+
 #[test]
 fn priority_lists_every_detector_once() {
     for protocol in Protocol::ALL {

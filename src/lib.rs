@@ -9,12 +9,16 @@ mod access;
 mod conf;
 mod directives;
 mod enforce;
+mod http;
+mod metrics;
 mod module;
 mod preread;
 mod ratelimit;
+mod startup;
 #[cfg(feature = "test-hooks")]
 mod test_hooks;
 mod tls;
+mod udp;
 mod variables;
 
 pub use module::Sift;

@@ -5,7 +5,8 @@ use core::cell::{Cell, OnceCell};
 use core::mem::offset_of;
 
 use ngx_stream::command::{self, CommandTable};
-use ngx_stream::{Conf, Result, Session, SessionBytes, StreamModule, TimerAction};
+use ngx_stream::{Conf, DatagramAction, Result, Session, SessionBytes, StreamModule, TimerAction};
+use sift_core::datagram::DatagramProtocol;
 use sift_core::protocol::Classification;
 
 use crate::access::AccessOutcome;
@@ -38,6 +39,9 @@ impl StreamModule for Sift {
     /// Installs sift's handlers once the whole `stream` block is parsed.
     fn postconfiguration(cf: &Conf<'_>) -> Result<()> {
         cf.add_phase_handler::<Preread>()?;
+        cf.add_phase_handler::<crate::metrics::CountSession>()?;
+        crate::metrics::register_servers(cf)?;
+        crate::startup::check(cf)?;
         // Rules run before each server's content handler, so they see what
         // every preread handler found.
         cf.install_pre_content::<Enforce>()
@@ -45,6 +49,10 @@ impl StreamModule for Sift {
 
     fn on_timer(session: &Session<'_>) -> TimerAction {
         preread::on_silence(session)
+    }
+
+    fn on_datagram(session: &Session<'_>, datagram: &[u8], last: bool) -> DatagramAction {
+        crate::udp::on_datagram(session, datagram, last)
     }
 }
 
@@ -71,14 +79,20 @@ pub struct SiftCtx {
     pub access: Cell<Option<AccessOutcome>>,
     /// What `sift_rate` decided.
     pub rate: Cell<Option<RateStatus>>,
+    /// Datagram sessions: the protocol, once decided.
+    pub datagram: Cell<Option<DatagramProtocol>>,
+    /// QUIC: the version field of the first Initial.
+    pub quic_version: Cell<Option<u32>>,
+    /// QUIC: the flow still waiting for its hello's later datagrams.
+    pub quic: crate::udp::PendingFlow,
 }
 
 const SRV: ngx_stream::ffi::ngx_uint_t = command::STREAM | command::SERVER;
 
 #[cfg(not(feature = "test-hooks"))]
-const COMMAND_COUNT: usize = 11;
+const COMMAND_COUNT: usize = 13;
 #[cfg(feature = "test-hooks")]
-const COMMAND_COUNT: usize = 12;
+const COMMAND_COUNT: usize = 14;
 
 static COMMANDS: CommandTable<COMMAND_COUNT> = CommandTable::new([
     // sift on | off;  (default off)
@@ -102,6 +116,15 @@ static COMMANDS: CommandTable<COMMAND_COUNT> = CommandTable::new([
         offset_of!(SiftSrvConf, rate_dry_run),
     ),
     command::directive::<SiftRateLogLevel>(c"sift_rate_log_level", SRV | command::TAKE1),
+    command::flag(
+        c"sift_metrics_count",
+        SRV,
+        offset_of!(SiftSrvConf, metrics.count),
+    ),
+    command::directive::<crate::metrics::SiftMetricsName>(
+        c"sift_metrics_name",
+        command::SERVER | command::TAKE1,
+    ),
     #[cfg(feature = "test-hooks")]
     command::flag(c"sift_test_panic", SRV, offset_of!(SiftSrvConf, test_panic)),
     command::END,
@@ -109,7 +132,10 @@ static COMMANDS: CommandTable<COMMAND_COUNT> = CommandTable::new([
 
 ngx_stream::stream_module!(ngx_stream_sift_module, Sift, COMMANDS);
 
-// The module list nginx looks up with `dlsym` when it loads the `.so`.
-// nginx's own `make modules` (the `config` path) generates it instead.
+// The module list nginx looks up with `dlsym` when it loads the `.so`: the
+// stream module and the http one (`sift_metrics`). nginx's own `make
+// modules` (the `config` path) generates it instead.
 #[cfg(feature = "export-modules")]
-ngx::ngx_modules!(ngx_stream_sift_module);
+ngx_stream::modules!(ngx_stream_sift_module, ngx_http_sift_module);
+#[cfg(feature = "export-modules")]
+use crate::http::ngx_http_sift_module;

@@ -30,9 +30,8 @@ impl PhaseHandler for Preread {
         if conf.test_panic == 1 {
             panic!("sift_test_panic is on");
         }
-        // Datagrams are not classified yet; they pass untouched.
         if session.is_datagram() {
-            return PhaseOutcome::Continue;
+            return crate::udp::preread(session, conf.timeout).unwrap_or(PhaseOutcome::Error);
         }
         match step(session, conf.timeout) {
             Ok(true) => PhaseOutcome::Continue,
@@ -69,6 +68,12 @@ pub fn on_silence(session: &Session<'_>) -> TimerAction {
     let Some(ctx) = session.ctx::<Sift>() else {
         return TimerAction::Wait;
     };
+    if session.is_datagram() {
+        if ctx.datagram.get().is_some() {
+            return TimerAction::Wait;
+        }
+        return crate::udp::on_silence(session, ctx);
+    }
     if ctx.classification.get().is_some() {
         return TimerAction::Wait;
     }
@@ -139,6 +144,7 @@ fn decide<'s>(
             .set(tls)
             .map_err(|_| Error::Invalid(String::from("decided twice")))?;
     }
+    crate::metrics::observe_decision(session);
     ctx.first_bytes.set(session.keep(bytes));
     ctx.classification.set(Some(classification));
     Ok(true)

@@ -6,7 +6,7 @@
 use std::cell::{Cell, RefCell};
 
 use sift_core::slice::{rebase, subslice_range};
-use sift_core::tls::{self, ClientHello, HelloOutcome};
+use sift_core::tls::{self, ClientHello, HelloOutcome, Transport};
 
 use ngx_stream::{Error, Result, Session, SessionBytes};
 
@@ -54,6 +54,8 @@ const DERIVED_COUNT: usize = 7;
 pub struct KeptHello {
     /// The handshake message body, as `ClientHello::parse` takes it.
     body: SessionBytes,
+    /// TCP, or QUIC (JA4's `q`).
+    transport: Transport,
     server_name: Option<SessionBytes>,
     highest_version: u16,
     has_ech: bool,
@@ -116,6 +118,12 @@ pub fn inspect<'s>(
 
 /// Keeps a hello parsed from `bytes` (or from the scratch space) for the
 /// session: no copy when its body lies in the preread buffer.
+/// Keeps a hello parsed from QUIC CRYPTO frames (copied into the pool: the
+/// reassembly buffer is freed once the session is decided).
+pub fn keep_quic(session: &Session<'_>, hello: &ClientHello<'_>) -> Result<KeptHello> {
+    keep(session, &[], hello)
+}
+
 fn keep<'s>(session: &Session<'s>, bytes: &'s [u8], hello: &ClientHello<'_>) -> Result<KeptHello> {
     let body = hello.body();
     let kept_body: &'s [u8] = match subslice_range(bytes, body).and_then(|range| bytes.get(range)) {
@@ -128,6 +136,7 @@ fn keep<'s>(session: &Session<'s>, bytes: &'s [u8], hello: &ClientHello<'_>) -> 
     };
     Ok(KeptHello {
         body: session.keep(kept_body),
+        transport: hello.transport(),
         server_name,
         highest_version: hello.highest_version(),
         has_ech: hello.has_ech(),
@@ -159,7 +168,8 @@ impl KeptHello {
         // Parsed before, so this cannot fail; it is cheaper to walk the
         // body again than to keep every field for the rare fingerprint.
         let hello = ClientHello::parse(self.body.get(session))
-            .map_err(|_| Error::Invalid(String::from("kept ClientHello no longer parses")))?;
+            .map_err(|_| Error::Invalid(String::from("kept ClientHello no longer parses")))?
+            .with_transport(self.transport);
         let value = match which {
             Derived::Alpn => alpn_list(session, &hello)?,
             Derived::Ja3 => session.pool_copy(tls::ja3(&hello).as_bytes())?,

@@ -53,6 +53,7 @@ impl VariableSet for SiftVariables {
         late("sift_ja4_r", |s| derived(s, Derived::Ja4R)),
         late("sift_ja4_o", |s| derived(s, Derived::Ja4O)),
         late("sift_ja4_ro", |s| derived(s, Derived::Ja4Ro)),
+        late("sift_quic_version", quic_version),
         late("sift_access", access),
         late("sift_access_rule", access_rule),
         late("sift_rate_status", rate_status),
@@ -71,12 +72,15 @@ fn protocol<'s>(session: &Session<'s>) -> Lookup<'s> {
     // The context also exists for access rules and rate limits, which work
     // with sift off: only inspected sessions have a protocol.
     let conf = session.srv_conf::<Sift>();
-    if !conf.is_enabled() || session.is_datagram() {
+    if !conf.is_enabled() {
         return Ok(VariableValue::NotFound);
     }
     let Some(ctx) = session.ctx::<Sift>() else {
         return Ok(VariableValue::NotFound);
     };
+    if session.is_datagram() {
+        return Ok(found(ctx.datagram.get().map(|p| p.as_str().as_bytes())));
+    }
     // Undecided means the session ended in preread: the client closed, or
     // nginx's preread_timeout came before sift_timeout.
     let classification = ctx.classification.get().unwrap_or_else(|| {
@@ -227,4 +231,16 @@ fn access_rule<'s>(session: &Session<'s>) -> Lookup<'s> {
 fn rate_status<'s>(session: &Session<'s>) -> Lookup<'s> {
     let status = session.ctx::<Sift>().and_then(|ctx| ctx.rate.get());
     Ok(found(status.map(|status| status.as_str().as_bytes())))
+}
+
+/// `$sift_quic_version`: `1`, `2`, or the hex of another version, for a
+/// QUIC session (whatever its hello's fate).
+fn quic_version<'s>(session: &Session<'s>) -> Lookup<'s> {
+    let Some(version) = session.ctx::<Sift>().and_then(|ctx| ctx.quic_version.get()) else {
+        return Ok(VariableValue::NotFound);
+    };
+    let label = sift_core::quic::VersionLabel::new(version);
+    Ok(VariableValue::Bytes(
+        session.pool_copy(label.as_str().as_bytes())?,
+    ))
 }

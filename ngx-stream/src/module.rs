@@ -16,6 +16,7 @@ use nginx_sys::{
 use ngx::core::{NGX_CONF_ERROR, NGX_CONF_OK};
 
 use crate::conf::Conf;
+use crate::datagram::DatagramAction;
 use crate::error::{Error, Result};
 use crate::guard::{contain, install_panic_hook};
 use crate::log::{conf_log_handle, log_error, Log};
@@ -52,6 +53,13 @@ pub trait StreamModule: Sized + 'static {
     fn on_timer(_session: &Session<'_>) -> TimerAction {
         TimerAction::Wait
     }
+
+    /// Runs for each later datagram of a session held with
+    /// [`Session::hold_datagrams`], once it is kept. `last`: the limits are
+    /// reached, no more will be held (a `Wait` then resumes anyway).
+    fn on_datagram(_session: &Session<'_>, _datagram: &[u8], _last: bool) -> DatagramAction {
+        DatagramAction::Resume
+    }
 }
 
 /// What to do with a session when its timer fires.
@@ -62,7 +70,8 @@ pub enum TimerAction {
     /// Run the session's phases again from the current one (e.g. so a
     /// preread handler waiting for bytes can decide without them). A
     /// pending `preread_timeout` is cancelled first, or the preread checker
-    /// would keep waiting instead of calling its handlers.
+    /// would keep waiting instead of calling its handlers; a session held
+    /// for its datagrams is given back (see [`crate::datagram`]).
     ResumePhases,
     /// End the session with this status (`NGX_STREAM_OK`, ...).
     Finalize(u32),
@@ -195,6 +204,21 @@ pub(crate) unsafe fn pool_place<T>(pool: *mut ngx_pool_t, value: T) -> Result<No
     // SAFETY: `slot` is fresh, sized and aligned for T.
     unsafe { ptr::write(slot.as_ptr(), value) };
     Ok(slot)
+}
+
+/// As [`add_drop_cleanup`], returning the cleanup entry (to disarm it).
+///
+/// # Safety
+/// As [`add_drop_cleanup`].
+pub(crate) unsafe fn add_drop_cleanup_raw<M: StreamModule, T>(
+    pool: *mut ngx_pool_t,
+    value: NonNull<T>,
+) -> Result<*mut nginx_sys::ngx_pool_cleanup_t> {
+    // SAFETY: the caller's contract.
+    unsafe { add_drop_cleanup::<M, T>(pool, value) }?;
+    // ngx_pool_cleanup_add links the new entry at the head of the list.
+    // SAFETY: the pool is live and just got this entry.
+    Ok(unsafe { (*pool).cleanup })
 }
 
 /// Makes `pool` drop the `T` at `value` when it is destroyed.

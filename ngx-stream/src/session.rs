@@ -31,6 +31,7 @@ use nginx_sys::{
 };
 
 use crate::conf::{ComplexValue, VariableIndex};
+use crate::datagram::Held;
 use crate::error::{Error, Result};
 use crate::guard::contain;
 use crate::log::Log;
@@ -214,6 +215,17 @@ impl<'s> Session<'s> {
         unsafe { self.raw.as_ref().ctx.add(M::ctx_index()) }
     }
 
+    pub(crate) fn existing_layer_state<M: Registered>(&self) -> Option<&'s SessionState<M>> {
+        self.state::<M>()
+    }
+
+    pub(crate) fn layer_state<M: Registered>(
+        &self,
+        init: impl FnOnce() -> M::Ctx,
+    ) -> Result<&'s SessionState<M>> {
+        self.state_or_insert_with::<M>(init)
+    }
+
     fn state<M: Registered>(&self) -> Option<&'s SessionState<M>> {
         // The slot is null or a SessionState<M> from state_or_insert_with,
         // in the session's pool, never borrowed mutably.
@@ -233,6 +245,7 @@ impl<'s> Session<'s> {
             // SAFETY: all-zero is the idle ngx_event_t nginx itself starts from.
             timer: UnsafeCell::new(unsafe { mem::zeroed() }),
             cleanup_registered: Cell::new(false),
+            held: Cell::new(None),
         };
         // `init` may have made the state itself (e.g. through a variable
         // lookup): keep that one, drop ours.
@@ -446,14 +459,20 @@ impl SessionBytes {
 }
 
 /// What the layer keeps in a session's context slot for module `M`.
-struct SessionState<M: StreamModule> {
+pub(crate) struct SessionState<M: StreamModule> {
     ctx: M::Ctx,
     timer: UnsafeCell<ngx_event_t>,
     /// Whether the pool drops this state (and so deletes the timer).
     cleanup_registered: Cell<bool>,
+    /// A datagram session held across datagrams ([`crate::datagram`]).
+    held: Cell<Option<NonNull<Held>>>,
 }
 
 impl<M: StreamModule> SessionState<M> {
+    pub(crate) fn held(&self) -> &Cell<Option<NonNull<Held>>> {
+        &self.held
+    }
+
     fn disarm(&self) {
         let event = self.timer.get();
         // The event is only reached through this pointer.
@@ -492,13 +511,7 @@ unsafe extern "C" fn timer_trampoline<M: Registered>(ev: *mut ngx_event_t) {
     match action {
         TimerAction::Wait => {}
         // SAFETY: the session is live (above) and no handle of it remains.
-        TimerAction::ResumePhases => unsafe {
-            let read = (*(*s).connection).read;
-            if (*read).timer_set() != 0 {
-                ngx_del_timer(read);
-            }
-            nginx_sys::ngx_stream_core_run_phases(s);
-        },
+        TimerAction::ResumePhases => unsafe { crate::datagram::resume::<M>(s) },
         // SAFETY: as above.
         TimerAction::Finalize(status) => unsafe {
             nginx_sys::ngx_stream_finalize_session(s, status as usize)

@@ -144,6 +144,7 @@
     )
 )]
 
+mod label;
 mod crypto_stream;
 mod cursor;
 mod error;
@@ -164,6 +165,7 @@ pub use crypto_stream::MAX_RANGES;
 pub use error::QuicError;
 pub use header::MIN_INITIAL_DATAGRAM_LEN;
 pub use packet::MAX_PACKET_LEN;
+pub use label::{wire_version, VersionLabel};
 pub use reader::{
     InitialReader, Progress, CRYPTO_BUFFER_LEN, MAX_DATAGRAMS, MAX_FRAMES, MAX_PACKETS,
 };

@@ -26,19 +26,23 @@
 
 pub mod command;
 mod conf;
+pub mod datagram;
 mod error;
 pub mod guard;
 pub mod log;
 pub mod module;
 pub mod phase;
+mod pool_box;
 pub mod session;
 pub mod shm;
 pub mod time;
 pub mod variable;
 
 pub use conf::{ComplexValue, Conf, VariableIndex};
+pub use datagram::{DatagramAction, DatagramLimits};
 pub use error::{Error, Result};
 pub use module::{MergeSrvConf, Registered, StreamModule, TimerAction};
+pub use pool_box::PoolBox;
 pub use phase::{Phase, PhaseHandler, PhaseOutcome, PreContentHandler, SavedContentHandler};
 pub use session::{Session, SessionBytes};
 pub use shm::{Declared, SharedRegion, ZoneKind, ZoneMemory, ZoneRef, ZoneTag};

@@ -144,13 +144,13 @@
     )
 )]
 
-mod label;
 mod crypto_stream;
 mod cursor;
 mod error;
 mod frames;
 mod header;
 mod keys;
+mod label;
 mod packet;
 mod packet_number;
 mod reader;
@@ -164,8 +164,8 @@ mod tests;
 pub use crypto_stream::MAX_RANGES;
 pub use error::QuicError;
 pub use header::MIN_INITIAL_DATAGRAM_LEN;
-pub use packet::MAX_PACKET_LEN;
 pub use label::{wire_version, VersionLabel};
+pub use packet::MAX_PACKET_LEN;
 pub use reader::{
     InitialReader, Progress, CRYPTO_BUFFER_LEN, MAX_DATAGRAMS, MAX_FRAMES, MAX_PACKETS,
 };

@@ -3,7 +3,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use sift_core::protocol::{self, Protocol, Verdict};
+use sift_core::protocol::{self, Probe, Protocol, Verdict};
 
 fuzz_target!(|bytes: &[u8]| {
     let verdict = protocol::detect(bytes);
@@ -16,6 +16,22 @@ fuzz_target!(|bytes: &[u8]| {
             break;
         }
     }
+
+    // detect skips detectors by first byte: the same verdict as asking
+    // every detector in PRIORITY order.
+    let asked_in_order = if bytes.is_empty() {
+        Verdict::NeedMore
+    } else {
+        protocol::PRIORITY
+            .into_iter()
+            .find_map(|protocol| match protocol::probe(protocol, bytes) {
+                Probe::Match => Some(Verdict::Detected(protocol)),
+                Probe::Prefix => Some(Verdict::NeedMore),
+                Probe::NoMatch => None,
+            })
+            .unwrap_or(Verdict::Detected(Protocol::Unknown))
+    };
+    assert_eq!(verdict, asked_in_order);
 
     if let Verdict::Detected(found) = verdict {
         let _ = protocol::details_complete(found, bytes);

@@ -47,12 +47,17 @@ impl StreamModule for Sift {
         cf.install_pre_content::<Enforce>()
     }
 
+    fn init_module(log: Option<ngx_stream::log::Log<'_>>) -> Result<()> {
+        crate::startup::announce(log);
+        Ok(())
+    }
+
     fn on_timer(session: &Session<'_>) -> TimerAction {
         preread::on_silence(session)
     }
 
-    fn on_datagram(session: &Session<'_>, datagram: &[u8], last: bool) -> DatagramAction {
-        crate::udp::on_datagram(session, datagram, last)
+    fn on_datagram(session: &Session<'_>, _datagram: &[u8], last: bool) -> DatagramAction {
+        crate::udp::on_datagram(session, last)
     }
 }
 
@@ -83,8 +88,6 @@ pub struct SiftCtx {
     pub datagram: Cell<Option<DatagramProtocol>>,
     /// QUIC: the version field of the first Initial.
     pub quic_version: Cell<Option<u32>>,
-    /// QUIC: the flow still waiting for its hello's later datagrams.
-    pub quic: crate::udp::PendingFlow,
 }
 
 const SRV: ngx_stream::ffi::ngx_uint_t = command::STREAM | command::SERVER;

@@ -124,6 +124,25 @@ impl<'s> Session<'s> {
         Ok(PhaseOutcome::Done)
     }
 
+    /// The datagrams held so far (beyond the first, which is
+    /// [`Session::preread`]), in arrival order.
+    pub fn held_datagrams<M: Registered>(&self) -> impl Iterator<Item = &'s [u8]> {
+        let held = self.held_state::<M>();
+        let (datagrams, count) = match held {
+            // SAFETY: a held pointer is a live Held in the session's pool;
+            // only its kept (pointer, length) pairs are copied out here.
+            Some(held) => unsafe { (held.as_ref().datagrams, held.as_ref().count) },
+            None => ([(ptr::null(), 0); MAX_HELD_DATAGRAMS], 0),
+        };
+        datagrams
+            .into_iter()
+            .take(count)
+            // Each pair is a pool copy made by read_one, alive as long as
+            // the session.
+            // SAFETY: so the bytes are live for 's.
+            .map(|(data, len)| unsafe { core::slice::from_raw_parts(data, len) })
+    }
+
     /// Whether the session is held for its datagrams now.
     pub fn is_held<M: Registered>(&self) -> bool {
         self.held_state::<M>()

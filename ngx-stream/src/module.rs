@@ -49,6 +49,13 @@ pub trait StreamModule: Sized + 'static {
         Ok(())
     }
 
+    /// Runs in the master process once a configuration is in place
+    /// (nginx's `init_module`: at start, at each reload, and for `nginx
+    /// -t`; not in `nginx -s` signal processes), with the new cycle's log.
+    fn init_module(_log: Option<Log<'_>>) -> Result<()> {
+        Ok(())
+    }
+
     /// Runs when a session's timer ([`Session::arm_timer`]) expires.
     fn on_timer(_session: &Session<'_>) -> TimerAction {
         TimerAction::Wait
@@ -206,21 +213,6 @@ pub(crate) unsafe fn pool_place<T>(pool: *mut ngx_pool_t, value: T) -> Result<No
     Ok(slot)
 }
 
-/// As [`add_drop_cleanup`], returning the cleanup entry (to disarm it).
-///
-/// # Safety
-/// As [`add_drop_cleanup`].
-pub(crate) unsafe fn add_drop_cleanup_raw<M: StreamModule, T>(
-    pool: *mut ngx_pool_t,
-    value: NonNull<T>,
-) -> Result<*mut nginx_sys::ngx_pool_cleanup_t> {
-    // SAFETY: the caller's contract.
-    unsafe { add_drop_cleanup::<M, T>(pool, value) }?;
-    // ngx_pool_cleanup_add links the new entry at the head of the list.
-    // SAFETY: the pool is live and just got this entry.
-    Ok(unsafe { (*pool).cleanup })
-}
-
 /// Makes `pool` drop the `T` at `value` when it is destroyed.
 ///
 /// # Safety
@@ -254,6 +246,36 @@ pub(crate) unsafe fn add_drop_cleanup<M: StreamModule, T>(
         (*cleanup).data = value.as_ptr().cast();
     }
     Ok(())
+}
+
+/// nginx's `init_module` for `M`.
+///
+/// # Safety
+/// nginx calls it with the live cycle being started.
+pub unsafe extern "C" fn init_module<M: StreamModule>(
+    cycle: *mut nginx_sys::ngx_cycle_t,
+) -> ngx_int_t {
+    // SAFETY: the cycle and its log are live for the call.
+    let log = unsafe { cycle.as_ref().and_then(|cycle| Log::from_raw(cycle.log)) };
+    contain(
+        M::NAME,
+        log,
+        "init_module",
+        || NGX_ERROR as ngx_int_t,
+        || match M::init_module(log) {
+            Ok(()) => NGX_OK as ngx_int_t,
+            Err(error) => {
+                if let Some(message) = error.message() {
+                    log_error(
+                        nginx_sys::NGX_LOG_EMERG as usize,
+                        log,
+                        format_args!("{message}"),
+                    );
+                }
+                NGX_ERROR as ngx_int_t
+            }
+        },
+    )
 }
 
 unsafe extern "C" fn create_srv_conf<M: Registered>(cf: *mut ngx_conf_t) -> *mut c_void {

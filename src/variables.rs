@@ -81,13 +81,14 @@ fn protocol<'s>(session: &Session<'s>) -> Lookup<'s> {
     if session.is_datagram() {
         return Ok(found(ctx.datagram.get().map(|p| p.as_str().as_bytes())));
     }
-    // Undecided means the session ended in preread: the client closed, or
-    // nginx's preread_timeout came before sift_timeout.
+    // Undecided means the session left preread without sift deciding:
+    // nginx's preread_timeout came first (the read timed out), or the
+    // client closed. On nginx >= 1.25.5 a close can end preread with no
+    // flag set at all (its MSG_PEEK read returns 0 before any event), so
+    // "not timed out" is what tells a close.
     let classification = ctx.classification.get().unwrap_or_else(|| {
-        Classification::undecided(
-            ctx.pending.get().get(session).len(),
-            session.client_closed(),
-        )
+        let closed = session.client_closed() || !session.read_timed_out();
+        Classification::undecided(ctx.pending.get().get(session).len(), closed)
     });
     // Signature names live in the server's configuration, as long as the session.
     let name = classification.name(conf.signatures());

@@ -146,6 +146,13 @@ impl<'s> Session<'s> {
         read.eof() != 0
     }
 
+    /// Whether the client read timed out (nginx's own `preread_timeout`,
+    /// say): the session left the preread phase for want of bytes.
+    pub fn read_timed_out(&self) -> bool {
+        // SAFETY: a live connection has a read event.
+        unsafe { (*self.connection().read).timedout() != 0 }
+    }
+
     /// Ends the client connection from under whatever nginx is doing with
     /// it, without freeing anything: the TCP socket is shut down, so nginx's
     /// next read or write on it fails and nginx finalizes the session on its

@@ -27,6 +27,12 @@ fn main() {
     if number >= 1_025_005 {
         println!("cargo::rustc-cfg=ngx_stream_preread_peek");
     }
+    // nginx 1.25.5 also groups a stream block's `listen`s by port and
+    // address (for `server_name`) instead of keeping one array of them.
+    println!("cargo::rustc-check-cfg=cfg(ngx_stream_virtual_servers)");
+    if number >= 1_025_005 {
+        println!("cargo::rustc-cfg=ngx_stream_virtual_servers");
+    }
     println!("cargo::rustc-env=NGX_STREAM_NGINX_VERSION={version}");
     println!("cargo::rustc-env=NGX_STREAM_NGINX_VERSION_NUMBER={number}");
 

@@ -86,11 +86,14 @@ all_cases=(
     # The A/A control: the very server of sift_sni on another port. How far
     # apart two identical servers measure is this machine's noise floor.
     'sift_sni_twin|sift on; return $sift_tls_sni;|@SNI@'
+    # sift_sni without its Prometheus counters (on by default): what
+    # counting costs (issue target: sift_sni >= 0.99 x this).
+    'sift_sni_nocount|sift on; sift_metrics_count off; return $sift_tls_sni;|@SNI@'
 )
 # sift_rules runs between its two baselines (sift_sni before, the twin
 # after; swapped in reversed rounds), so drift during a round cancels out of
 # its ratio to their mean.
-run_order="plain njs sift_protocol ssl_preread sift_sni sift_rules sift_sni_twin sift_ja4"
+run_order="plain njs sift_protocol ssl_preread sift_sni sift_rules sift_sni_twin sift_sni_nocount sift_ja4"
 # name | hex file | SNI inside it
 all_payloads=(
     'chromium|bench/payloads/chromium.hex|localhost'
@@ -191,7 +194,8 @@ report() {
     # sift_rules against the mean of sift_sni and its twin when both ran,
     # else against sift_sni alone.
     targets=('sift_sni|0.97|ssl_preread' 'sift_ja4|0.95|ssl_preread'
-        'sift_protocol|0.98|ssl_preread' 'sift_rules|0.97|sift_sni+sift_sni_twin')
+        'sift_protocol|0.98|ssl_preread' 'sift_rules|0.97|sift_sni+sift_sni_twin'
+        'sift_sni|0.99|sift_sni_nocount')
     for t in "${targets[@]}"; do
         IFS='|' read -r name want base_case <<< "$t"
         for p in "${payloads[@]}"; do

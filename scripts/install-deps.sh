@@ -74,7 +74,7 @@ for profile in "${profiles[@]}"; do
             want+=("${build_pkgs[@]}" "${nginx_pkgs[@]}" libnginx-mod-http-lua libnginx-mod-http-ndk
                    openssl ca-certificates curl openssh-client openssh-server netcat-openbsd
                    postgresql postgresql-client redis-server redis-tools mosquitto mosquitto-clients
-                   bind9-dnsutils bsdutils libtest-nginx-perl)
+                   bind9-dnsutils bsdutils libtest-nginx-perl python3-prometheus-client)
             ;;
         deb)
             want+=("${build_pkgs[@]}" debhelper dpkg-dev fakeroot lintian)

@@ -28,6 +28,8 @@ pub struct SiftSrvConf {
     pub rate_log_level: Option<ngx_uint_t>,
     /// `sift_signature`, in order; None: inherit.
     pub signatures: Option<SignatureSet>,
+    /// `sift_metrics_name`, and where the server counts (never inherited).
+    pub metrics: crate::metrics::ServerMetrics,
     /// `sift_allow` / `sift_deny`, in order; None: inherit.
     pub rules: Option<Vec<AccessRule>>,
     /// `sift_rate zone=...`; None: inherit.
@@ -48,6 +50,7 @@ impl Default for SiftSrvConf {
             rate_dry_run: FLAG_UNSET,
             rate_log_level: None,
             signatures: None,
+            metrics: Default::default(),
             rules: None,
             rates: None,
             content_handler: SavedContentHandler::default(),
@@ -89,6 +92,7 @@ impl MergeSrvConf for SiftSrvConf {
             .rate_log_level
             .or(prev.rate_log_level)
             .or(Some(NGX_LOG_ERR as ngx_uint_t));
+        self.metrics.merge(&prev.metrics);
         if self.signatures.is_none() {
             self.signatures = prev.signatures.clone();
         }

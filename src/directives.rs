@@ -50,6 +50,20 @@ fn add_rule(cf: &Conf<'_>, conf: &mut SiftSrvConf, action: Action) -> Result<()>
         Matcher::Address(parsed.rule)
     };
     let described = format!("{} {} at {}", cf.name(), lossy(value), cf.location());
+    // Rules after `all` in the same block never run: the first match decides.
+    if let Some(all) = conf.rules.iter().flatten().find(|rule| {
+        matches!(
+            rule.matcher,
+            Matcher::Address(sift_core::access::AddressRule::All)
+        )
+    }) {
+        cf.warn(format_args!(
+            "\"{} {}\" can never match: \"{}\" decides first",
+            cf.name(),
+            lossy(value),
+            all.described
+        ));
+    }
     conf.rules.get_or_insert_with(Vec::new).push(AccessRule {
         action,
         matcher,
@@ -97,6 +111,11 @@ impl MainDirective for SiftRateZone {
             )));
         }
 
+        if !key_text.contains('$') {
+            cf.warn(format_args!(
+                "sift_rate_zone key \"{key_text}\" has no variable: every client shares one bucket"
+            ));
+        }
         let key = if is_one_variable(key_text.as_bytes()) {
             RateKey::Variable(cf.variable_index(0)?)
         } else {
@@ -109,9 +128,10 @@ impl MainDirective for SiftRateZone {
             key,
             rate,
             table: None,
+            metrics: Default::default(),
         };
         match cf.add_zone::<RateZoneKind>(name, size, data)? {
-            Declared::New(_) => Ok(()),
+            Declared::New(zone) => crate::metrics::register_rate_zone(cf, zone),
             Declared::Existing(existing) => Err(Error::Invalid(format!(
                 "sift_rate_zone \"{zone_name}\" is already bound to key \"{}\"",
                 existing.key_text

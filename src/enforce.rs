@@ -4,6 +4,7 @@
 
 use ngx_stream::ffi::{NGX_LOG_ERR, NGX_STREAM_FORBIDDEN, NGX_STREAM_SERVICE_UNAVAILABLE};
 use ngx_stream::{stream_log, PhaseOutcome, PreContentHandler, SavedContentHandler, Session};
+use sift_core::metrics;
 use sift_core::ratelimit::Verdict;
 
 use crate::access::{self, AccessOutcome};
@@ -99,16 +100,25 @@ fn check_limits(session: &Session<'_>, conf: &SiftSrvConf) -> Option<RateStatus>
         let Some((verdict, zone)) = limit.check(session) else {
             continue;
         };
+        let counters = zone.metrics.get().map_or(&[][..], |slot| slot.counters());
         if verdict == Verdict::Passed {
+            metrics::bump(counters, metrics::rate::PASSED);
             status.get_or_insert(RateStatus::Passed);
             continue;
         }
+        let outcome = if dry_run {
+            metrics::rate::REJECTED_DRY_RUN
+        } else {
+            metrics::rate::REJECTED
+        };
+        metrics::bump(counters, outcome);
         if let (Some(log), Some(level)) = (session.log(), conf.rate_log_level) {
             let dry = if dry_run { ", dry run," } else { "" };
             stream_log!(
                 level,
                 log,
-                "sift: limiting connections{dry} by zone \"{zone}\""
+                "sift: limiting connections{dry} by zone \"{}\"",
+                zone.name
             );
         }
         if !dry_run {

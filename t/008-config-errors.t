@@ -4,7 +4,7 @@ use lib 't/lib';
 use Test::Nginx::Socket::Lua::Stream;
 
 repeat_each(1);
-plan tests => blocks() * 2 + 1;  # TEST 3 also checks the response
+plan tests => blocks() * 2 + 5;  # TESTs 3 and 19-22 also check the response
 no_long_string();
 run_tests();
 
@@ -196,3 +196,65 @@ qr/\[emerg\] .*unknown "no_such_key" variable/
 --- must_die
 --- error_log eval
 qr/\[emerg\] .*unknown "no_such_part" variable/
+
+
+
+=== TEST 18: a bad log level names the directive and every allowed value
+--- stream_server_config
+    sift_rate_log_level bogus;
+    return "x";
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*invalid value "bogus" in "sift_rate_log_level" directive, it must be "info", "notice", "warn" or "error" in .*nginx\.conf:\d+/
+
+
+
+=== TEST 19: sift_timeout not below preread_timeout: a warning naming the server
+--- stream_server_config
+    sift on;
+    sift_timeout 30s;
+    return "$sift_protocol";
+--- stream_request eval
+"GET / HTTP/1.0\r\n\r\n"
+--- stream_response chomp
+http
+--- error_log eval
+qr/\[warn\] .*sift_timeout 30000ms is not below preread_timeout 30000ms in the server at .*nginx\.conf:\d+: nginx ends silent sessions before sift can decide "timeout"/
+
+
+
+=== TEST 20: a rate zone key without a variable: one bucket for every client
+--- stream_config
+    sift_rate_zone everyone zone=one:1m rate=10r/s;
+--- stream_server_config
+    sift_rate zone=one burst=5;
+    return "$sift_rate_status";
+--- stream_response chomp
+PASSED
+--- error_log eval
+qr/\[warn\] .*sift_rate_zone key "everyone" has no variable: every client shares one bucket in .*nginx\.conf:\d+/
+
+
+
+=== TEST 21: a rule after "all" can never match
+--- stream_server_config
+    sift_allow all;
+    sift_deny 127.0.0.1;
+    return "$sift_access";
+--- stream_response chomp
+allowed
+--- error_log eval
+qr/\[warn\] .*"sift_deny 127\.0\.0\.1" can never match: "sift_allow all at .*nginx\.conf:\d+" decides first in .*nginx\.conf:\d+/
+
+
+
+=== TEST 22: sift names its version and the nginx it was built for when it starts
+--- stream_server_config
+    sift on;
+    return "$sift_protocol";
+--- stream_request eval
+"GET / HTTP/1.0\r\n\r\n"
+--- stream_response chomp
+http
+--- error_log eval
+qr/\[notice\] .*sift \d+\.\d+\.\d+ \(ngx_stream_sift_module, built for nginx \d+\.\d+\.\d+\)/

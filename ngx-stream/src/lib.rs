@@ -26,22 +26,27 @@
 
 pub mod command;
 mod conf;
+mod counters;
 pub mod datagram;
 mod error;
 pub mod guard;
+pub mod http;
 pub mod log;
 pub mod module;
 pub mod phase;
+mod servers;
 pub mod session;
 pub mod shm;
 pub mod time;
 pub mod variable;
 
 pub use conf::{ComplexValue, Conf, VariableIndex};
+pub use counters::SharedCounters;
 pub use datagram::{DatagramAction, DatagramLimits};
 pub use error::{Error, Result};
 pub use module::{MergeSrvConf, Registered, StreamModule, TimerAction};
 pub use phase::{Phase, PhaseHandler, PhaseOutcome, PreContentHandler, SavedContentHandler};
+pub use servers::StreamServer;
 pub use session::{Session, SessionBytes};
 pub use shm::{Declared, SharedRegion, ZoneKind, ZoneMemory, ZoneRef, ZoneTag};
 pub use variable::{VariableSet, VariableSpec, VariableValue};
@@ -80,6 +85,7 @@ macro_rules! stream_module {
             },
             commands: $commands.as_ptr(),
             type_: $crate::ffi::NGX_STREAM_MODULE as $crate::ffi::ngx_uint_t,
+            init_module: Some($crate::module::init_module::<$module>),
             ..$crate::ffi::ngx_module_t::default()
         };
 
@@ -90,5 +96,36 @@ macro_rules! stream_module {
                 &raw const $symbol
             }
         }
+    };
+}
+
+/// The module table of a shared object with several modules:
+/// `modules!(ngx_stream_mine_module, ngx_http_mine_module);` defines
+/// `ngx_modules`, `ngx_module_names` and `ngx_module_order`, which nginx
+/// looks up with `dlsym` when it loads the object. (`ngx::ngx_modules!`
+/// 0.5.1 counts only one module right.)
+#[macro_export]
+macro_rules! modules {
+    ($($module:ident),+ $(,)?) => {
+        /// The modules of this shared object, for nginx's `load_module`.
+        #[no_mangle]
+        #[allow(non_upper_case_globals)]
+        pub static mut ngx_modules: [*const $crate::ffi::ngx_module_t; [$(stringify!($module)),+].len() + 1] = [
+            $( &raw const $module, )+
+            ::core::ptr::null(),
+        ];
+
+        /// Their names, in the same order.
+        #[no_mangle]
+        #[allow(non_upper_case_globals)]
+        pub static mut ngx_module_names: [*const ::core::ffi::c_char; [$(stringify!($module)),+].len() + 1] = [
+            $( concat!(stringify!($module), "\0").as_ptr().cast(), )+
+            ::core::ptr::null(),
+        ];
+
+        /// No ordering constraints.
+        #[no_mangle]
+        #[allow(non_upper_case_globals)]
+        pub static mut ngx_module_order: [*const ::core::ffi::c_char; 1] = [::core::ptr::null()];
     };
 }

@@ -178,7 +178,7 @@ impl Conf<'_> {
     /// The stream core module's main configuration; configuration hooks
     /// run one at a time, so no other reference to it is alive.
     #[allow(clippy::mut_from_ref)]
-    fn core_main_conf(&self) -> Result<&mut ngx_stream_core_main_conf_t> {
+    pub(crate) fn core_main_conf(&self) -> Result<&mut ngx_stream_core_main_conf_t> {
         // Configuration hooks run inside the stream block, where the core
         // module's main conf exists once the block is entered.
         // SAFETY: cf->ctx is the stream block's conf context.

@@ -164,9 +164,61 @@ impl<'a> Conf<'a> {
 /// A zone's slab pool while [`ZoneKind::init`] runs.
 pub struct ZoneMemory {
     pool: SlabPool,
+    zone: NonNull<ngx_shm_zone_t>,
 }
 
 impl ZoneMemory {
+    /// The zone's slab pool.
+    pub(crate) fn slab_pool(&self) -> &SlabPool {
+        &self.pool
+    }
+
+    /// When nginx made this zone afresh because its size changed: the
+    /// previous configuration's data of the zone of the same name and kind,
+    /// whose memory is still mapped while the new configuration's zones are
+    /// initialised, so that `init` can copy what it can. None otherwise
+    /// (first start, a new name, or the zone was kept: then `init` got it
+    /// as `previous`).
+    pub fn resized_previous<Z: ZoneKind>(&self) -> Option<&Z::Data> {
+        if cfg!(test) {
+            return None;
+        }
+        let tag = Z::tag() as *const ZoneTag as *mut c_void;
+        // While nginx initialises a new cycle's zones, ngx_cycle is still the
+        // cycle before it (or the bare init cycle, with no zones), whose
+        // zones stay mapped until the new cycle is in place; zones of our
+        // tag hold Z::Data set by add_zone (or null).
+        // SAFETY: so every zone in that list, and its data, is live here.
+        unsafe {
+            let zone = self.zone.as_ref();
+            let name = core::slice::from_raw_parts(zone.shm.name.data, zone.shm.name.len);
+            let old = nginx_sys::ngx_cycle;
+            if old.is_null() {
+                return None;
+            }
+            let mut part: *const nginx_sys::ngx_list_part_t = &(*old).shared_memory.part;
+            while let Some(current) = part.as_ref() {
+                let zones = current.elts as *const ngx_shm_zone_t;
+                for i in 0..current.nelts {
+                    let candidate = &*zones.add(i);
+                    let candidate_name = &candidate.shm.name;
+                    if core::ptr::eq(candidate, zone)
+                        || candidate.tag != tag
+                        || candidate.shm.size == zone.shm.size
+                        || candidate_name.data.is_null()
+                        || core::slice::from_raw_parts(candidate_name.data, candidate_name.len)
+                            != name
+                    {
+                        continue;
+                    }
+                    return (candidate.data as *const Z::Data).as_ref();
+                }
+                part = current.next;
+            }
+        }
+        None
+    }
+
     /// Takes every free page of a fresh zone as one block (for a table laid
     /// out once). [`Error::NoMemory`] if not even one page is free.
     pub fn take_all_free(&self) -> Result<SharedRegion> {
@@ -302,7 +354,12 @@ unsafe extern "C" fn init_trampoline<Z: ZoneKind>(
             let Some(pool) = pool else {
                 return NGX_ERROR as ngx_int_t;
             };
-            match Z::init(data, previous, &ZoneMemory { pool }, log) {
+            let memory = ZoneMemory {
+                pool,
+                // SAFETY: nginx passes a non-null zone.
+                zone: unsafe { NonNull::new_unchecked(zone) },
+            };
+            match Z::init(data, previous, &memory, log) {
                 Ok(()) => NGX_OK as ngx_int_t,
                 Err(error) => {
                     if let (Some(log), Some(message)) = (log, error.message()) {

@@ -6,3 +6,17 @@ pub fn current_msec() -> u64 {
     // SAFETY: a plain integer the worker's own thread updates.
     unsafe { nginx_sys::ngx_current_msec as u64 }
 }
+
+/// Milliseconds since `session` was accepted, by the worker's cached clock
+/// (nginx's `$session_time`).
+pub fn session_elapsed_msec(session: &crate::Session<'_>) -> u64 {
+    // The cached time is updated by the worker's own thread; the session
+    // is live for the call.
+    // SAFETY: both pointers are live (nginx sets ngx_cached_time at startup).
+    unsafe {
+        let now = &*nginx_sys::ngx_cached_time;
+        let s = &*session.as_ptr();
+        let sec = (now.sec - s.start_sec).max(0) as u64;
+        (sec * 1000 + now.msec as u64).saturating_sub(s.start_msec as u64)
+    }
+}

@@ -4,6 +4,7 @@
 
 pub mod access;
 pub mod datagram;
+pub mod metrics;
 pub mod protocol;
 pub mod quic;
 pub mod ratelimit;

@@ -33,7 +33,7 @@ impl RateLimit {
 
     /// Counts one connection for `session`. None when not counted: the key
     /// is empty or could not be evaluated, or the zone is not mapped.
-    pub fn check(&self, session: &Session<'_>) -> Option<(Verdict, &str)> {
+    pub fn check(&self, session: &Session<'_>) -> Option<(Verdict, &RateZone)> {
         let zone = self.zone()?;
         // Evaluated before the zone is locked: it may call variable getters.
         let key = match &zone.key {
@@ -47,6 +47,6 @@ impl RateLimit {
         let mut guard = zone.table.as_ref()?.lock()?;
         let (header, slots) = split_region(guard.bytes())?;
         let mut table = RateTable::attach(header, slots)?;
-        Some((table.check(key, now, zone.rate, self.burst), &zone.name))
+        Some((table.check(key, now, zone.rate, self.burst), zone))
     }
 }

@@ -1,6 +1,7 @@
 //! A rate zone: its per-cycle description, and the table laid out in its
 //! shared memory when nginx maps it.
 
+use std::cell::OnceCell;
 use std::hash::{BuildHasher, RandomState};
 
 use ngx_stream::ffi::NGX_LOG_NOTICE;
@@ -10,6 +11,7 @@ use ngx_stream::{
 };
 use sift_core::ratelimit::{split_region, Rate, RateTable};
 
+use crate::metrics::MetricsSlot;
 use crate::module::Sift;
 
 /// How a zone's key is computed for a session.
@@ -31,6 +33,18 @@ pub struct RateZone {
     pub rate: Rate,
     /// The table's memory, once nginx has mapped the zone.
     pub table: Option<SharedRegion>,
+    /// Where the zone counts its outcomes (`sift_rate_total`).
+    pub metrics: OnceCell<MetricsSlot>,
+}
+
+impl RateZone {
+    /// Keys held and keys the table can hold, read under the zone's lock.
+    pub fn usage(&self) -> Option<(usize, usize)> {
+        let mut guard = self.table.as_ref()?.lock()?;
+        let (header, slots) = split_region(guard.bytes())?;
+        let table = RateTable::attach(header, slots)?;
+        Some((table.len(), table.capacity()))
+    }
 }
 
 /// `sift_rate_zone` zones.
@@ -66,13 +80,41 @@ impl ZoneKind for RateZoneKind {
 
         let too_small = || Error::Invalid(format!("zone \"{}\" is too small", data.name));
         let region = zone.take_all_free().map_err(|_| too_small())?;
-        let capacity = {
+        // The same zone with another size (nginx made it afresh): its keys,
+        // if the key is the same.
+        let resized = zone
+            .resized_previous::<RateZoneKind>()
+            .filter(|old| old.key_text == data.key_text)
+            .and_then(|old| old.table.clone());
+        let (capacity, kept) = {
             let mut guard = region.lock().ok_or_else(too_small)?;
             let (header, slots) = split_region(guard.bytes()).ok_or_else(too_small)?;
-            // A per-zone seed, so clients cannot precompute colliding keys.
-            let seed = RandomState::new().hash_one(&data.name);
-            RateTable::init(header, slots, seed).capacity()
+            let mut old_guard = resized.as_ref().and_then(SharedRegion::lock);
+            let old_table = old_guard
+                .as_mut()
+                .and_then(|guard| split_region(guard.bytes()))
+                .and_then(|(header, slots)| RateTable::attach(header, slots));
+            match old_table {
+                Some(old) => {
+                    let (table, kept) = RateTable::init_from(header, slots, &old);
+                    (table.capacity(), Some((kept, old.len())))
+                }
+                None => {
+                    // A per-zone seed, so clients cannot precompute colliding keys.
+                    let seed = RandomState::new().hash_one(&data.name);
+                    (RateTable::init(header, slots, seed).capacity(), None)
+                }
+            }
         };
+        if let (Some((kept, had)), Some(log)) = (kept, log) {
+            log.error(
+                NGX_LOG_NOTICE as usize,
+                format_args!(
+                    "sift_rate_zone \"{}\" changed size: {kept} of its {had} keys kept",
+                    data.name
+                ),
+            );
+        }
         if let Some(log) = log {
             log.error(
                 NGX_LOG_NOTICE as usize,

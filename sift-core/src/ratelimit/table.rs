@@ -250,6 +250,55 @@ impl<'a> RateTable<'a> {
         valid.then(|| Self::new(header, slots, n))
     }
 
+    /// Formats a fresh zone (as [`init`](RateTable::init)) with `old`'s
+    /// seed and as many of its keys as fit, most recently used first, with
+    /// their buckets and LRU order: a zone given another size keeps its
+    /// state. The number of keys copied is returned with the table.
+    ///
+    /// O(`old.len()` + `slots.len()`); allocates one entry per key copied
+    /// (at configuration time, never per connection).
+    pub fn init_from(
+        header: &'a mut Header,
+        slots: &'a mut [Slot],
+        old: &RateTable<'_>,
+    ) -> (Self, usize) {
+        let mut table = Self::init(header, slots, old.header.seed);
+        // Most recent first, from the MRU end, at most what fits.
+        let mut entries = Vec::new();
+        let mut at = old.header.head;
+        while at != NIL && entries.len() < table.max_len as usize && entries.len() < old.n as usize
+        {
+            let Ok(slot) = old.slot(at) else {
+                break;
+            };
+            if slot.hash == EMPTY {
+                break;
+            }
+            entries.push((slot.hash, slot.last_ms, slot.excess));
+            at = slot.next;
+        }
+        // Inserted least recent first, so the order comes out the same.
+        for &(hash, last_ms, excess) in entries.iter().rev() {
+            let copied =
+                table
+                    .insert_new(hash, last_ms)
+                    .and_then(|()| match table.probe(hash)? {
+                        Probe::Found(at) => {
+                            table.slot_mut(at)?.excess = excess;
+                            Ok(())
+                        }
+                        Probe::Vacant(_) => Err(Corrupt),
+                    });
+            if copied.is_err() {
+                // A corrupt old table: start empty rather than half-copied.
+                table.reset();
+                return (table, 0);
+            }
+        }
+        let len = table.len();
+        (table, len)
+    }
+
     fn new(header: &'a mut Header, slots: &'a mut [Slot], n: u32) -> Self {
         let max_len = u32::try_from(max_len(slots.len())).unwrap_or(0);
         RateTable {

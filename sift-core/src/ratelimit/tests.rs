@@ -278,3 +278,37 @@ fn tiny_tables() {
         }
     }
 }
+
+#[test]
+fn a_resized_table_keeps_keys_buckets_and_order() {
+    let (mut old_header, mut old_slots) = region(HEADER_SIZE + 61 * SLOT_SIZE);
+    let mut old = RateTable::init(&mut old_header, &mut old_slots, 99);
+    // Twice each at 1r/m, so no bucket drains (drained keys may expire).
+    let slow = Rate::parse("1r/m").unwrap();
+    for i in 0..40u64 {
+        old.check(&i.to_le_bytes(), 1000 + i, slow, 5);
+        old.check(&i.to_le_bytes(), 1000 + i, slow, 5);
+    }
+    // Key 0 again: most recently used, its bucket fuller.
+    old.check(&0u64.to_le_bytes(), 1040, slow, 5);
+    assert_eq!(old.len(), 40);
+    let old_bucket = bucket(&old, &0u64.to_le_bytes());
+    let old_order = lru_order(&old);
+
+    // Larger: everything, in the same order, with the same buckets.
+    let (mut header, mut slots) = region(HEADER_SIZE + 200 * SLOT_SIZE);
+    let (big, copied) = RateTable::init_from(&mut header, &mut slots, &old);
+    assert_eq!(copied, 40);
+    verify(&big);
+    assert_eq!(lru_order(&big), old_order);
+    assert_eq!(bucket(&big, &0u64.to_le_bytes()), old_bucket);
+
+    // Smaller: the most recently used keys that fit.
+    let (mut header, mut slots) = region(HEADER_SIZE + 20 * SLOT_SIZE);
+    let (small, copied) = RateTable::init_from(&mut header, &mut slots, &old);
+    assert_eq!(copied, small.capacity());
+    verify(&small);
+    assert_eq!(lru_order(&small), old_order[..copied].to_vec());
+    assert!(bucket(&small, &0u64.to_le_bytes()).is_some());
+    assert!(bucket(&small, &1u64.to_le_bytes()).is_none());
+}

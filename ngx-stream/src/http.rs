@@ -1,0 +1,523 @@
+//! A small http side for a module that also serves a few locations of its
+//! own (a status page, an API) from the same shared object: an http
+//! module with a location configuration, location directives, and content
+//! handlers that answer a request with one complete response.
+//!
+//! `ngx` 0.5.1 has an http module trait, but its default configuration
+//! callbacks do not contain panics and allocate through a `Pool` that does
+//! not check for null; this is the same contract as the stream side
+//! ([`StreamModule`](crate::StreamModule)) instead.
+
+use core::ffi::{c_char, c_void, CStr};
+use core::marker::PhantomData;
+use core::mem;
+use core::ptr::{self, NonNull};
+
+use nginx_sys::{
+    ngx_buf_t, ngx_chain_t, ngx_command_t, ngx_conf_t, ngx_http_conf_ctx_t,
+    ngx_http_core_loc_conf_t, ngx_http_module_t, ngx_http_request_t, ngx_int_t, ngx_module_t,
+    ngx_str_t, ngx_uint_t, NGX_ERROR, NGX_OK,
+};
+use ngx::core::{NGX_CONF_ERROR, NGX_CONF_OK};
+
+use crate::conf::Conf;
+use crate::error::{Error, Result};
+use crate::guard::contain;
+use crate::log::{conf_log_handle, log_error, Log};
+use crate::module::pool_place;
+
+/// An http module written in Rust: its name and location configuration.
+pub trait HttpModule: Sized + 'static {
+    /// Names the module in the lines the layer logs on its behalf.
+    const NAME: &'static str;
+    /// The per-location configuration, created at every level (`http`,
+    /// `server`, `location`) and merged downwards. Plain data: nginx's pool
+    /// never drops it.
+    type LocConf: Default + MergeLocConf + 'static;
+}
+
+/// How a location configuration inherits from the enclosing level.
+pub trait MergeLocConf {
+    /// Fills unset fields from `prev`. An [`Error::Invalid`] fails the
+    /// configuration (logged at `emerg`).
+    fn merge(&mut self, prev: &Self) -> Result<()>;
+}
+
+/// Ties an [`HttpModule`] to its exported `ngx_module_t`.
+///
+/// # Safety
+/// [`HttpRegistered::module`] must return the module's own `ngx_module_t`,
+/// whose `ctx` is [`http_module_ctx::<Self>`]. Use
+/// [`http_module!`](crate::http_module).
+pub unsafe trait HttpRegistered: HttpModule {
+    /// The module's `ngx_module_t`.
+    fn module() -> *const ngx_module_t;
+
+    /// The module's index into http configuration arrays.
+    fn ctx_index() -> usize {
+        // SAFETY: module() is our registered, static ngx_module_t; nginx
+        // writes ctx_index once, before any of our handlers run.
+        unsafe { (*Self::module()).ctx_index }
+    }
+}
+
+/// The `ngx_http_module_t` for `M`.
+pub const fn http_module_ctx<M: HttpRegistered>() -> ngx_http_module_t {
+    ngx_http_module_t {
+        preconfiguration: None,
+        postconfiguration: None,
+        create_main_conf: None,
+        init_main_conf: None,
+        create_srv_conf: None,
+        merge_srv_conf: None,
+        create_loc_conf: Some(create_loc_conf::<M>),
+        merge_loc_conf: Some(merge_loc_conf::<M>),
+    }
+}
+
+/// Exports an http module: `http_module!(ngx_http_mine_module, Mine, COMMANDS);`
+/// defines the `ngx_module_t` and implements [`HttpRegistered`] for `Mine`.
+/// List it in `ngx::ngx_modules!` beside the stream module.
+#[macro_export]
+macro_rules! http_module {
+    ($symbol:ident, $module:ty, $commands:expr) => {
+        /// The http module nginx loads.
+        #[no_mangle]
+        #[allow(non_upper_case_globals)]
+        pub static mut $symbol: $crate::ffi::ngx_module_t = $crate::ffi::ngx_module_t {
+            ctx: {
+                static CTX: $crate::ffi::ngx_http_module_t =
+                    $crate::http::http_module_ctx::<$module>();
+                &raw const CTX as *mut ::core::ffi::c_void
+            },
+            commands: $commands.as_ptr(),
+            type_: $crate::ffi::NGX_HTTP_MODULE as $crate::ffi::ngx_uint_t,
+            ..$crate::ffi::ngx_module_t::default()
+        };
+
+        // SAFETY: `$symbol` is the module exported just above, whose ctx is
+        // http_module_ctx::<$module>().
+        unsafe impl $crate::http::HttpRegistered for $module {
+            fn module() -> *const $crate::ffi::ngx_module_t {
+                &raw const $symbol
+            }
+        }
+    };
+}
+
+unsafe extern "C" fn create_loc_conf<M: HttpRegistered>(cf: *mut ngx_conf_t) -> *mut c_void {
+    const { assert!(!mem::needs_drop::<M::LocConf>()) };
+    // SAFETY: nginx passes a live conf.
+    let log = unsafe { conf_log_handle(cf) };
+    contain(M::NAME, log, "create_loc_conf", ptr::null_mut, || {
+        // SAFETY: cf->pool lives as long as the configuration cycle; the
+        // value needs no drop (asserted above).
+        unsafe { pool_place((*cf).pool, M::LocConf::default()) }
+            .map_or(ptr::null_mut(), |conf| conf.as_ptr().cast())
+    })
+}
+
+unsafe extern "C" fn merge_loc_conf<M: HttpRegistered>(
+    cf: *mut ngx_conf_t,
+    prev: *mut c_void,
+    conf: *mut c_void,
+) -> *mut c_char {
+    // SAFETY: nginx passes a live conf.
+    let log = unsafe { conf_log_handle(cf) };
+    contain(
+        M::NAME,
+        log,
+        "merge_loc_conf",
+        || NGX_CONF_ERROR,
+        || {
+            // Both were made by create_loc_conf::<M> and are distinct.
+            // SAFETY: so they are live M::LocConf values no one else borrows.
+            let (prev, conf) = unsafe {
+                (
+                    &*(prev as *const M::LocConf),
+                    &mut *(conf as *mut M::LocConf),
+                )
+            };
+            match conf.merge(prev) {
+                Ok(()) => NGX_CONF_OK,
+                Err(error) => {
+                    if let Some(message) = error.message() {
+                        log_error(
+                            nginx_sys::NGX_LOG_EMERG as usize,
+                            log,
+                            format_args!("{message}"),
+                        );
+                    }
+                    NGX_CONF_ERROR
+                }
+            }
+        },
+    )
+}
+
+/// Allowed in `location {}` blocks.
+pub const LOCATION: ngx_uint_t = nginx_sys::NGX_HTTP_LOC_CONF as ngx_uint_t;
+
+/// A directive that writes to its module's location configuration.
+pub trait LocationDirective: 'static {
+    /// The module the directive belongs to.
+    type Module: HttpRegistered;
+    /// Parses the directive; an error is logged at `emerg` with the
+    /// directive's file and line.
+    fn set(cf: &Conf<'_>, conf: &mut <Self::Module as HttpModule>::LocConf) -> Result<()>;
+}
+
+/// A location directive handled by `D`; `type_` combines contexts and
+/// argument counts (`LOCATION | command::NOARGS | command::TAKE1`).
+pub const fn location_directive<D: LocationDirective>(
+    text: &'static CStr,
+    type_: ngx_uint_t,
+) -> ngx_command_t {
+    ngx_command_t {
+        name: ngx_str_t {
+            len: text.count_bytes(),
+            data: text.as_ptr() as *mut u8,
+        },
+        type_,
+        set: Some(location_trampoline::<D>),
+        conf: mem::offset_of!(ngx_http_conf_ctx_t, loc_conf) as ngx_uint_t,
+        offset: 0,
+        post: ptr::null_mut(),
+    }
+}
+
+unsafe extern "C" fn location_trampoline<D: LocationDirective>(
+    cf: *mut ngx_conf_t,
+    _cmd: *mut ngx_command_t,
+    conf: *mut c_void,
+) -> *mut c_char {
+    // SAFETY: nginx passes a live conf to directive handlers.
+    let log = unsafe { conf_log_handle(cf) };
+    contain(
+        D::Module::NAME,
+        log,
+        "directive handler",
+        || NGX_CONF_ERROR,
+        || {
+            // The command's conf offset is the location level, where the
+            // module's LocConf was made by create_loc_conf.
+            // SAFETY: so `conf` is null or a live LocConf no one else borrows.
+            let conf = unsafe { (conf as *mut <D::Module as HttpModule>::LocConf).as_mut() };
+            // SAFETY: as above, for this call only.
+            let (Some(args), Some(conf)) = (unsafe { Conf::from_raw(cf) }, conf) else {
+                return NGX_CONF_ERROR;
+            };
+            match D::set(&args, conf) {
+                Ok(()) => NGX_CONF_OK,
+                Err(error) => {
+                    args.emerg(&error);
+                    NGX_CONF_ERROR
+                }
+            }
+        },
+    )
+}
+
+/// A location's content handler: one request in, one complete response out.
+pub trait ContentHandler: 'static {
+    /// The module the handler belongs to.
+    type Module: HttpRegistered;
+    /// Names the handler in logs.
+    const NAME: &'static str;
+    /// The largest request body read; a longer one is answered with 413
+    /// before [`ContentHandler::handle`] runs. 0: the body is discarded.
+    const MAX_BODY: usize = 0;
+    /// Answers one request.
+    fn handle(request: &Request<'_>) -> Response;
+}
+
+/// What a content handler answers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Response {
+    /// The status code (200, 404, ...).
+    pub status: u16,
+    /// The `Content-Type`.
+    pub content_type: &'static str,
+    /// The body, sent whole with its `Content-Length`.
+    pub body: Vec<u8>,
+}
+
+impl Conf<'_> {
+    /// Makes `H` the content handler of the location being parsed (from a
+    /// [`LocationDirective`], as `stub_status` does).
+    pub fn set_content_handler<H: ContentHandler>(&self) -> Result<()> {
+        // Inside an http block cf->ctx is an ngx_http_conf_ctx_t whose
+        // loc_conf array has the core module's location conf.
+        // SAFETY: directive handlers of location directives run there.
+        unsafe {
+            let ctx = ((*self.as_ptr()).ctx as *mut ngx_http_conf_ctx_t)
+                .as_ref()
+                .ok_or("not in an http block")?;
+            let index = nginx_sys::ngx_http_core_module.ctx_index;
+            let clcf = (*ctx.loc_conf.add(index) as *mut ngx_http_core_loc_conf_t)
+                .as_mut()
+                .ok_or(Error::from("no http core location configuration"))?;
+            clcf.handler = Some(content_trampoline::<H>);
+        }
+        Ok(())
+    }
+}
+
+/// A request while its content handler runs.
+pub struct Request<'r> {
+    raw: NonNull<ngx_http_request_t>,
+    body: Option<&'r [u8]>,
+    _lifetime: PhantomData<&'r ngx_http_request_t>,
+}
+
+fn str_bytes(value: &ngx_str_t) -> &[u8] {
+    if value.data.is_null() {
+        return &[];
+    }
+    // SAFETY: nginx's strings are len bytes at data, in the request's pool.
+    unsafe { core::slice::from_raw_parts(value.data, value.len) }
+}
+
+impl<'r> Request<'r> {
+    fn raw(&self) -> &'r ngx_http_request_t {
+        // SAFETY: live for the handler call ('r).
+        unsafe { &*self.raw.as_ptr() }
+    }
+
+    /// The method as sent (`GET`, `POST`, ...).
+    pub fn method(&self) -> &'r [u8] {
+        str_bytes(&self.raw().method_name)
+    }
+
+    /// The path, percent-decoded and normalised by nginx (`$uri`).
+    pub fn uri(&self) -> &'r [u8] {
+        str_bytes(&self.raw().uri)
+    }
+
+    /// The query string, undecoded (`$args`).
+    pub fn args(&self) -> &'r [u8] {
+        str_bytes(&self.raw().args)
+    }
+
+    /// The request body, when the handler reads one ([`ContentHandler::MAX_BODY`]).
+    pub fn body(&self) -> &'r [u8] {
+        self.body.unwrap_or_default()
+    }
+
+    /// The request's log.
+    pub fn log(&self) -> Option<Log<'r>> {
+        // SAFETY: a request's connection and its log live as long as it.
+        unsafe { Log::from_raw((*self.raw().connection).log) }
+    }
+
+    /// `M`'s configuration of the request's location.
+    pub fn loc_conf<M: HttpRegistered>(&self) -> Option<&'r M::LocConf> {
+        let loc_conf = self.raw().loc_conf;
+        if loc_conf.is_null() {
+            return None;
+        }
+        // loc_conf has an entry per http module, ours made by create_loc_conf::<M>.
+        // SAFETY: so it is null or a live M::LocConf for the request's life.
+        unsafe { (*loc_conf.add(M::ctx_index()) as *const M::LocConf).as_ref() }
+    }
+}
+
+unsafe extern "C" fn content_trampoline<H: ContentHandler>(
+    r: *mut ngx_http_request_t,
+) -> ngx_int_t {
+    // SAFETY: nginx calls content handlers with a live request.
+    let log = unsafe { Log::from_raw((*(*r).connection).log) };
+    contain(
+        H::Module::NAME,
+        log,
+        H::NAME,
+        || nginx_sys::NGX_HTTP_INTERNAL_SERVER_ERROR as ngx_int_t,
+        || {
+            // SAFETY: the request is live for the handler call.
+            unsafe { content::<H>(r) }
+        },
+    )
+}
+
+/// # Safety
+/// `r` is the live request nginx passed to the content handler.
+unsafe fn content<H: ContentHandler>(r: *mut ngx_http_request_t) -> ngx_int_t {
+    let raw = NonNull::new(r).expect("nginx passes a request");
+    if H::MAX_BODY == 0 {
+        // SAFETY: a live main request, as nginx's stub_status does.
+        let rc = unsafe { nginx_sys::ngx_http_discard_request_body(r) };
+        if rc != NGX_OK as ngx_int_t {
+            return rc;
+        }
+        let request = Request {
+            raw,
+            body: None,
+            _lifetime: PhantomData,
+        };
+        let response = H::handle(&request);
+        // SAFETY: the request is live.
+        return unsafe { send(r, &response) };
+    }
+    // SAFETY: the request is live.
+    unsafe { read_body::<H>(r) }
+}
+
+/// Reads the whole body (up to `H::MAX_BODY`), then answers.
+///
+/// # Safety
+/// `r` is the live request of the content handler.
+unsafe fn read_body<H: ContentHandler>(r: *mut ngx_http_request_t) -> ngx_int_t {
+    // SAFETY: the request and its headers are live.
+    let declared = unsafe { (*r).headers_in.content_length_n };
+    if declared > H::MAX_BODY as i64 {
+        let response = Response {
+            status: 413,
+            content_type: "application/json",
+            body: format!(
+                "{{\"error\":\"request body larger than {} bytes\"}}\n",
+                H::MAX_BODY
+            )
+            .into_bytes(),
+        };
+        // SAFETY: the request is live.
+        let rc = unsafe { nginx_sys::ngx_http_discard_request_body(r) };
+        if rc != NGX_OK as ngx_int_t {
+            return rc;
+        }
+        // SAFETY: the request is live.
+        return unsafe { send(r, &response) };
+    }
+    // Keep the whole body in memory (never in a temporary file).
+    // SAFETY: the request is live; these are plain flags of it.
+    unsafe {
+        (*r).set_request_body_in_single_buf(1);
+        (*r).set_request_body_in_persistent_file(0);
+        (*r).set_request_body_in_file_only(0);
+    }
+    // SAFETY: nginx calls body_ready once the body is read (maybe later).
+    let rc = unsafe { nginx_sys::ngx_http_read_client_request_body(r, Some(body_ready::<H>)) };
+    if rc >= nginx_sys::NGX_HTTP_SPECIAL_RESPONSE as ngx_int_t {
+        return rc;
+    }
+    nginx_sys::NGX_DONE as ngx_int_t
+}
+
+unsafe extern "C" fn body_ready<H: ContentHandler>(r: *mut ngx_http_request_t) {
+    // SAFETY: nginx passes the live request whose body it read.
+    let log = unsafe { Log::from_raw((*(*r).connection).log) };
+    let rc = contain(
+        H::Module::NAME,
+        log,
+        H::NAME,
+        || nginx_sys::NGX_HTTP_INTERNAL_SERVER_ERROR as ngx_int_t,
+        || {
+            // SAFETY: the request is live; its body was read into memory.
+            unsafe { answer_with_body::<H>(r) }
+        },
+    );
+    // SAFETY: the body handler must finalize the request.
+    unsafe { nginx_sys::ngx_http_finalize_request(r, rc) };
+}
+
+/// # Safety
+/// `r` is live and its body has been read.
+unsafe fn answer_with_body<H: ContentHandler>(r: *mut ngx_http_request_t) -> ngx_int_t {
+    let mut body: Vec<u8> = Vec::new();
+    let mut too_large = false;
+    // request_body->bufs is the chain of the body's buffers, in memory
+    // (in_file_only is off and single_buf asks nginx to keep it there).
+    // SAFETY: the chain and its buffers live in the request's pool.
+    unsafe {
+        if let Some(rb) = (*r).request_body.as_ref() {
+            let mut link = rb.bufs;
+            while let Some(chain) = link.as_ref() {
+                if let Some(buf) = chain.buf.as_ref() {
+                    if buf.in_file() != 0 && buf.temporary() == 0 && buf.memory() == 0 {
+                        too_large = true;
+                    } else if !buf.pos.is_null() && buf.last >= buf.pos {
+                        let len = buf.last.offset_from(buf.pos) as usize;
+                        if body.len() + len > H::MAX_BODY {
+                            too_large = true;
+                        } else {
+                            body.extend_from_slice(core::slice::from_raw_parts(buf.pos, len));
+                        }
+                    }
+                }
+                link = chain.next;
+            }
+        }
+    }
+    let response = if too_large {
+        Response {
+            status: 413,
+            content_type: "application/json",
+            body: format!(
+                "{{\"error\":\"request body larger than {} bytes\"}}\n",
+                H::MAX_BODY
+            )
+            .into_bytes(),
+        }
+    } else {
+        let request = Request {
+            // SAFETY: r is non-null (nginx passed it).
+            raw: unsafe { NonNull::new_unchecked(r) },
+            body: Some(&body),
+            _lifetime: PhantomData,
+        };
+        H::handle(&request)
+    };
+    // SAFETY: the request is live.
+    unsafe { send(r, &response) }
+}
+
+/// Sends `response` whole: status, headers, body.
+///
+/// # Safety
+/// `r` is a live request whose header has not been sent.
+unsafe fn send(r: *mut ngx_http_request_t, response: &Response) -> ngx_int_t {
+    let len = response.body.len();
+    // SAFETY: the request is live; the content type is static.
+    unsafe {
+        let out = &mut (*r).headers_out;
+        out.status = response.status as ngx_uint_t;
+        out.content_type_len = response.content_type.len();
+        out.content_type = ngx_str_t {
+            len: response.content_type.len(),
+            data: response.content_type.as_ptr() as *mut u8,
+        };
+        out.content_type_lowcase = ptr::null_mut();
+        out.content_length_n = len as nginx_sys::off_t;
+    }
+    // SAFETY: the request is live, its header filled.
+    let rc = unsafe { nginx_sys::ngx_http_send_header(r) };
+    // SAFETY: the request is live.
+    let header_only = unsafe { (*r).header_only() } != 0;
+    if rc == NGX_ERROR as ngx_int_t || rc > NGX_OK as ngx_int_t || header_only {
+        return rc;
+    }
+    if len == 0 {
+        // SAFETY: the request is live.
+        return unsafe {
+            nginx_sys::ngx_http_send_special(r, nginx_sys::NGX_HTTP_LAST as ngx_uint_t)
+        };
+    }
+    // SAFETY: the request's pool is live.
+    let buf: *mut ngx_buf_t = unsafe { nginx_sys::ngx_create_temp_buf((*r).pool, len) };
+    // SAFETY: null or a fresh buffer of `len` bytes, ours alone.
+    let Some(buf) = (unsafe { buf.as_mut() }) else {
+        return NGX_ERROR as ngx_int_t;
+    };
+    // SAFETY: the buffer has room for len bytes at pos; r and r->main are live.
+    unsafe {
+        ptr::copy_nonoverlapping(response.body.as_ptr(), buf.pos, len);
+        buf.last = buf.pos.add(len);
+        buf.set_last_buf(u32::from(ptr::eq(r, (*r).main)));
+        buf.set_last_in_chain(1);
+    }
+    let mut out = ngx_chain_t {
+        buf,
+        next: ptr::null_mut(),
+    };
+    // SAFETY: the request is live; nginx copies the chain link it keeps.
+    unsafe { nginx_sys::ngx_http_output_filter(r, &mut out) }
+}

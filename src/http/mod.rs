@@ -1,0 +1,122 @@
+//! `ngx_http_sift_module`: the http side of the same shared object, which
+//! serves sift's metrics (`location = /metrics { sift_metrics; }`) from the
+//! shared zone the stream servers count in.
+
+use ngx_stream::command::{self, NOARGS};
+use ngx_stream::http::{
+    self, ContentHandler, HttpModule, LocationDirective, MergeLocConf, Request, Response,
+};
+use ngx_stream::{Conf, Result, ZoneRef};
+use sift_core::metrics::{self as core_metrics, RateSeries, ServerSeries};
+
+use crate::metrics::{self, MetricsZoneKind};
+
+/// Type-level handle on the http module.
+pub struct SiftHttp;
+
+/// Per-location configuration: which zone a `sift_metrics` location shows.
+#[derive(Clone, Copy, Default)]
+pub struct SiftLocConf {
+    metrics: Option<ZoneRef<MetricsZoneKind>>,
+}
+
+impl MergeLocConf for SiftLocConf {
+    fn merge(&mut self, _prev: &Self) -> Result<()> {
+        // A handler belongs to its own location: nothing is inherited.
+        Ok(())
+    }
+}
+
+impl HttpModule for SiftHttp {
+    const NAME: &'static str = "sift";
+    type LocConf = SiftLocConf;
+}
+
+/// `sift_metrics;` (location)
+pub struct SiftMetrics;
+
+impl LocationDirective for SiftMetrics {
+    type Module = SiftHttp;
+    fn set(cf: &Conf<'_>, conf: &mut SiftLocConf) -> Result<()> {
+        if conf.metrics.is_some() {
+            return Err(ngx_stream::Error::Invalid(String::from(
+                "\"sift_metrics\" directive is duplicate",
+            )));
+        }
+        conf.metrics = Some(metrics::zone(cf)?);
+        cf.set_content_handler::<MetricsPage>()
+    }
+}
+
+/// The Prometheus text of every server and rate zone.
+pub struct MetricsPage;
+
+fn plain(status: u16, text: &str) -> Response {
+    Response {
+        status,
+        content_type: "text/plain",
+        body: text.as_bytes().to_vec(),
+    }
+}
+
+impl ContentHandler for MetricsPage {
+    type Module = SiftHttp;
+    const NAME: &'static str = "sift_metrics handler";
+
+    fn handle(request: &Request<'_>) -> Response {
+        if !matches!(request.method(), b"GET" | b"HEAD") {
+            return plain(405, "405 method not allowed: use GET\n");
+        }
+        let Some(zone) = request
+            .loc_conf::<SiftHttp>()
+            .and_then(|conf| conf.metrics.as_ref())
+            .and_then(|zone| zone.data())
+        else {
+            return plain(500, "500 sift_metrics zone not found\n");
+        };
+        let series = zone.series.borrow();
+        let mut servers = Vec::new();
+        let mut rates = Vec::new();
+        let mut signatures: Vec<Vec<&str>> = Vec::new();
+        for s in series.iter() {
+            signatures.push(s.signatures.iter().map(String::as_str).collect());
+        }
+        let mut usages = Vec::new();
+        for s in series.iter() {
+            usages.push(
+                s.rate_zone
+                    .and_then(|zone| zone.data().and_then(|data| data.usage())),
+            );
+        }
+        for (index, s) in series.iter().enumerate() {
+            let counters = zone.counters(index);
+            match s.kind {
+                core_metrics::BlockKind::Server => servers.push(ServerSeries {
+                    name: &s.name,
+                    signatures: &signatures[index],
+                    counters,
+                }),
+                core_metrics::BlockKind::Rate => rates.push(RateSeries {
+                    name: &s.name,
+                    counters,
+                    keys: usages[index].map(|(keys, _)| keys as u64),
+                    capacity: usages[index].map(|(_, capacity)| capacity as u64),
+                }),
+            }
+        }
+        let mut out = String::with_capacity(4096);
+        core_metrics::render(&servers, &rates, &mut out);
+        Response {
+            status: 200,
+            content_type: core_metrics::CONTENT_TYPE,
+            body: out.into_bytes(),
+        }
+    }
+}
+
+static HTTP_COMMANDS: command::CommandTable<2> = command::CommandTable::new([
+    http::location_directive::<SiftMetrics>(c"sift_metrics", http::LOCATION | NOARGS),
+    command::END,
+]);
+
+ngx_stream::http_module!(ngx_http_sift_module, SiftHttp, HTTP_COMMANDS);

@@ -13,10 +13,6 @@ const ACK_ECN: u8 = 0x03;
 const CRYPTO: u8 = 0x06;
 const CONNECTION_CLOSE: u8 = 0x1c;
 
-/// Walks the frames of a decrypted Initial payload, handing each CRYPTO
-/// frame's `(offset, data)` to `on_crypto`. `frame_budget` is decremented
-/// per frame (a run of PADDING counts once) and the walk fails with
-/// [`QuicError::TooManyFrames`] when it would go below zero.
 /// How many zero bytes `bytes` starts with: 16 at a time, then one by one
 /// (a client's Initial is mostly PADDING, so this is most of the walk).
 fn zero_run(bytes: &[u8]) -> usize {
@@ -29,6 +25,10 @@ fn zero_run(bytes: &[u8]) -> usize {
     whole.saturating_add(tail.iter().take_while(|&&byte| byte == 0).count())
 }
 
+/// Walks the frames of a decrypted Initial payload, handing each CRYPTO
+/// frame's `(offset, data)` to `on_crypto`. `frame_budget` is decremented
+/// per frame (a run of PADDING counts once) and the walk fails with
+/// [`QuicError::TooManyFrames`] when it would go below zero.
 pub(crate) fn walk<'a>(
     payload: &'a [u8],
     frame_budget: &mut usize,

@@ -191,7 +191,7 @@ stream {
         listen 127.0.0.1:$port{sift} udp;
         sift on;
         sift_timeout 1s;
-        proxy_timeout 2s;
+        proxy_timeout 3s;
         access_log $dir/logs/stream.log quic;
         proxy_pass \$backend;
     }
@@ -364,7 +364,7 @@ like($out, $page, 'during the flood\'s sessions, an aioquic client still gets it
 
 # What the kernel dropped (nginx's receive buffer full) never became a
 # session; every other datagram did, and each ends (sift_timeout 1s, then
-# proxy_timeout 2s) with a line in the access log.
+# proxy_timeout 3s) with a line in the access log.
 my $dropped = defined $drops_before ? listen_drops() - $drops_before : undef;
 my %flood_logged;
 my $deadline = time + 20;
@@ -438,7 +438,8 @@ for my $run (@runs) {
            . "Initial datagram(s) (sizes @{ $expect->{lengths} }[0 .. $n - 1])");
     }
     if ($run->{chromium}) {
-        diag "Chromium's first datagrams: @{ $expect->{lengths} }[0 .. 3] bytes; hello in $n; JA4 $expect->{ja4}";
+        diag "Chromium's first datagrams: @{ $expect->{lengths} // [] }[0 .. 3] bytes; hello in $n; "
+           . "JA4 ${\ ($expect->{ja4} // '?')}";
         like($expect->{ja4}, qr/^q13d\d{4}h3_[0-9a-f]{12}_[0-9a-f]{12}$/, 'Chromium\'s JA4 is a QUIC one, ALPN h3');
         my @requests = grep { $_->{ev} eq 'request' } json_lines("$dir/alpha.jsonl");
         ok((grep { $_->{user_agent} =~ /HeadlessChrome/ && $_->{peer} eq ($peer // '') } @requests),
@@ -477,10 +478,10 @@ is_deeply(\%flood_outcome, {
     my ($chromium) = grep { $_->{chromium} } @runs;
     my $ja4 = $chromium->{ja4} // 'none';
     my @direct = grep { $_->{sni} eq 'beta.test' && $_->{ja4} eq $ja4 } values %log_by_client;
-    is(scalar @direct, 1, 'Chromium straight to sift: one session logged with SNI beta.test and Chromium\'s JA4');
-    is(join(' ', map { "$_=$direct[0]{$_}" } qw(protocol alpn quic_version tls_status backend)),
-       "protocol=quic alpn=h3 quic_version=1 tls_status=ok backend=127.0.0.1:$port{beta}",
-       '... quic, h3, QUIC v1, routed to beta') if @direct;
+    ok(scalar @direct, 'Chromium straight to sift: its session logged with SNI beta.test and Chromium\'s JA4');
+    is_deeply([sort map { my $f = $_; join ' ', map { "$_=$f->{$_}" } qw(protocol alpn quic_version tls_status backend) } @direct],
+              [("protocol=quic alpn=h3 quic_version=1 tls_status=ok backend=127.0.0.1:$port{beta}") x @direct],
+              '... quic, h3, QUIC v1, routed to beta');
 }
 
 # The bad datagrams: each a session of its own, logged with a clear status,

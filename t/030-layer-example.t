@@ -111,3 +111,90 @@ GET /silent
 --- must_die
 --- error_log eval
 qr/\[emerg\] .*invalid value "lots" in "first_bytes" directive in .*nginx\.conf:\d+/
+
+
+
+=== TEST 6: a call from the preread handler: the verdict of a TCP service served by this same worker (a blocking call would deadlock here)
+--- stream_config
+    server {
+        listen 127.0.0.1:$TEST_NGINX_RAND_PORT_1;
+        return "verdict=ok\n";
+    }
+--- stream_server_config
+    first_bytes 4;
+    first_bytes_timeout 2s;
+    first_bytes_report 127.0.0.1:$TEST_NGINX_RAND_PORT_1;
+    return "[$first_bytes $first_bytes_verdict]";
+--- stream_request: ABCDEFG
+--- stream_response chomp
+[41424344 verdict=ok]
+--- no_error_log
+[alert]
+
+
+
+=== TEST 7: a service that never answers: the call times out and the session goes on
+--- stream_config
+    server {
+        listen 127.0.0.1:$TEST_NGINX_RAND_PORT_1;
+        first_bytes 64;
+        first_bytes_timeout 10s;
+        return "too late\n";
+    }
+--- stream_server_config
+    first_bytes 4;
+    first_bytes_timeout 300ms;
+    first_bytes_report 127.0.0.1:$TEST_NGINX_RAND_PORT_1;
+    return "[$first_bytes $first_bytes_verdict]";
+--- stream_request: ABCDEFG
+--- stream_response chomp
+[41424344 timeout]
+--- no_error_log
+[alert]
+
+
+
+=== TEST 8: nothing listens: the call fails and the session goes on
+--- stream_server_config
+    first_bytes 4;
+    first_bytes_timeout 1s;
+    first_bytes_report 127.0.0.1:$TEST_NGINX_RAND_PORT_1;
+    return "[$first_bytes $first_bytes_verdict]";
+--- stream_request: ABCDEFG
+--- stream_response chomp
+[41424344 failed]
+--- no_error_log
+[alert]
+
+
+
+=== TEST 9: the client goes away during the call: the session ends when the call does, the worker goes on
+--- stream_config
+    server {
+        listen 127.0.0.1:$TEST_NGINX_RAND_PORT_1;
+        first_bytes 64;
+        first_bytes_timeout 10s;
+        return "too late\n";
+    }
+--- stream_server_config
+    first_bytes 4;
+    first_bytes_timeout 500ms;
+    first_bytes_report 127.0.0.1:$TEST_NGINX_RAND_PORT_1;
+    return "[$first_bytes $first_bytes_verdict]";
+--- config
+location = /leave {
+    content_by_lua_block {
+        local sock = sift.connect()
+        assert(sock:send('ABCDEFG'))
+        ngx.sleep(0.1)
+        sock:close()
+        -- The worker serves a new session meanwhile, its call included.
+        ngx.print(sift.talk('WXYZ'))
+    }
+}
+--- request
+GET /leave
+--- response_body chomp
+[5758595a timeout]
+--- no_error_log
+[alert]

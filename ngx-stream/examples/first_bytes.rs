@@ -11,8 +11,11 @@
 //!         listen 9000;
 //!         first_bytes 4;              # wait for 4 bytes (default: off)
 //!         first_bytes_timeout 500ms;  # then decide with what there is
+//!         # optional: send "HEX\n" to a TCP service and wait, without
+//!         # blocking the worker, for its one-line verdict
+//!         first_bytes_report 127.0.0.1:9100;
 //!         access_log /var/log/nginx/first.log first;
-//!         return "$first_bytes\n";
+//!         return "$first_bytes $first_bytes_verdict\n";
 //!     }
 //! }
 //! ```
@@ -26,13 +29,15 @@
 
 use core::cell::Cell;
 use core::mem::offset_of;
+use std::net::SocketAddr;
 
 use ngx_stream::command::{self, CommandTable};
 use ngx_stream::ffi::{ngx_flag_t, ngx_msec_t, NGX_LOG_INFO, NGX_STREAM_VAR_NOCACHEABLE};
 use ngx_stream::module::{merge_msec, MSEC_UNSET};
 use ngx_stream::{
-    stream_log, Conf, Error, MergeSrvConf, Phase, PhaseHandler, PhaseOutcome, Result, Session,
-    SessionBytes, StreamModule, TimerAction, VariableSet, VariableSpec, VariableValue,
+    stream_log, CallOutcome, CallSpec, Conf, Error, MergeSrvConf, Phase, PhaseHandler,
+    PhaseOutcome, Result, Session, SessionBytes, StreamModule, TimerAction, VariableSet,
+    VariableSpec, VariableValue,
 };
 
 /// The module, as the layer's generics see it.
@@ -45,6 +50,8 @@ pub struct FirstBytesConf {
     wanted: ngx_flag_t,
     /// `first_bytes_timeout TIME;`, set by nginx's own msec slot.
     timeout: ngx_msec_t,
+    /// `first_bytes_report ADDRESS;` (None: inherit, then off).
+    report: Option<SocketAddr>,
 }
 
 impl Default for FirstBytesConf {
@@ -52,6 +59,7 @@ impl Default for FirstBytesConf {
         FirstBytesConf {
             wanted: ngx_flag_t::MAX,
             timeout: MSEC_UNSET,
+            report: None,
         }
     }
 }
@@ -66,6 +74,7 @@ impl MergeSrvConf for FirstBytesConf {
             };
         }
         merge_msec(&mut self.timeout, prev.timeout, 1000);
+        self.report = self.report.or(prev.report);
         Ok(())
     }
 }
@@ -77,6 +86,8 @@ pub struct FirstBytesCtx {
     decided: Cell<bool>,
     bytes: Cell<SessionBytes>,
     waiting: Cell<SessionBytes>,
+    /// The report service's verdict, once its call has ended.
+    verdict: Cell<Option<SessionBytes>>,
 }
 
 impl StreamModule for FirstBytes {
@@ -104,6 +115,41 @@ impl StreamModule for FirstBytes {
         }
         TimerAction::ResumePhases
     }
+
+    /// The report call ended: keep its verdict, then let the preread
+    /// handler (called again) hand on.
+    fn on_call_done(session: &Session<'_>, outcome: CallOutcome<'_>) -> TimerAction {
+        let verdict: &[u8] = match outcome {
+            CallOutcome::Reply(line) => line.strip_suffix(b"\n").unwrap_or(line),
+            CallOutcome::Closed(_) => b"closed",
+            CallOutcome::Timeout => b"timeout",
+            CallOutcome::Failed => b"failed",
+        };
+        match (session.ctx::<FirstBytes>(), session.pool_copy(verdict)) {
+            (Some(ctx), Ok(kept)) => {
+                ctx.verdict.set(Some(session.keep(kept)));
+                TimerAction::ResumePhases
+            }
+            _ => TimerAction::Finalize(ngx_stream::ffi::NGX_STREAM_INTERNAL_SERVER_ERROR),
+        }
+    }
+}
+
+/// `first_bytes_report ADDRESS;`
+struct FirstBytesReport;
+
+impl command::Directive for FirstBytesReport {
+    type Module = FirstBytes;
+
+    fn set(cf: &Conf<'_>, conf: &mut FirstBytesConf) -> Result<()> {
+        let value = cf.arg(0).unwrap_or_default();
+        let address = core::str::from_utf8(value)
+            .ok()
+            .and_then(|text| text.parse::<SocketAddr>().ok())
+            .ok_or_else(|| cf.invalid_value(value))?;
+        conf.report = Some(address);
+        Ok(())
+    }
 }
 
 /// `first_bytes N;`: parsed in Rust to show a directive handler.
@@ -124,7 +170,11 @@ impl command::Directive for FirstBytesDirective {
     }
 }
 
-static COMMANDS: CommandTable<3> = CommandTable::new([
+static COMMANDS: CommandTable<4> = CommandTable::new([
+    command::directive::<FirstBytesReport>(
+        c"first_bytes_report",
+        command::STREAM | command::SERVER | command::TAKE1,
+    ),
     command::directive::<FirstBytesDirective>(
         c"first_bytes",
         command::STREAM | command::SERVER | command::TAKE1,
@@ -154,7 +204,7 @@ impl PhaseHandler for Preread {
             return PhaseOutcome::Continue;
         }
         match wait(session, wanted, conf.timeout) {
-            Ok(true) => PhaseOutcome::Continue,
+            Ok(true) => report(session, conf),
             Ok(false) => PhaseOutcome::Again,
             Err(_) => PhaseOutcome::Error,
         }
@@ -184,15 +234,78 @@ fn wait(session: &Session<'_>, wanted: usize, timeout: ngx_msec_t) -> Result<boo
     Ok(false)
 }
 
+/// Sends the bytes to the report service once, and waits for its verdict
+/// without blocking the worker (the layer parks the session meanwhile).
+fn report(session: &Session<'_>, conf: &FirstBytesConf) -> PhaseOutcome {
+    let Some(peer) = conf.report else {
+        return PhaseOutcome::Continue;
+    };
+    let Some(ctx) = session.ctx::<FirstBytes>() else {
+        return PhaseOutcome::Error;
+    };
+    if ctx.verdict.get().is_some() {
+        return PhaseOutcome::Continue;
+    }
+    if session.call_in_progress::<FirstBytes>() {
+        return PhaseOutcome::Done;
+    }
+    let mut request = hex(ctx.bytes.get().get(session));
+    request.push(b'\n');
+    let spec = CallSpec {
+        peer,
+        request: &request,
+        timeout: conf.timeout,
+        max_reply: 256,
+        complete: |reply| reply.contains(&b'\n'),
+    };
+    match session.call::<FirstBytes>(spec) {
+        Ok(outcome) => outcome,
+        // Could not even connect: say so, and go on.
+        Err(_) => match session.pool_copy(b"failed") {
+            Ok(kept) => {
+                ctx.verdict.set(Some(session.keep(kept)));
+                PhaseOutcome::Continue
+            }
+            Err(_) => PhaseOutcome::Error,
+        },
+    }
+}
+
+fn hex(bytes: &[u8]) -> Vec<u8> {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    bytes
+        .iter()
+        .flat_map(|byte| [HEX[usize::from(byte >> 4)], HEX[usize::from(byte & 0xf)]])
+        .collect()
+}
+
 struct Variables;
 
 impl VariableSet for Variables {
     type Module = FirstBytes;
-    const VARIABLES: &'static [VariableSpec] = &[VariableSpec {
-        name: "first_bytes",
-        get: first_bytes,
-        flags: NGX_STREAM_VAR_NOCACHEABLE,
-    }];
+    const VARIABLES: &'static [VariableSpec] = &[
+        VariableSpec {
+            name: "first_bytes",
+            get: first_bytes,
+            flags: NGX_STREAM_VAR_NOCACHEABLE,
+        },
+        VariableSpec {
+            name: "first_bytes_verdict",
+            get: verdict,
+            flags: NGX_STREAM_VAR_NOCACHEABLE,
+        },
+    ];
+}
+
+/// `$first_bytes_verdict`: the report service's one-line answer, or
+/// `timeout`, `closed`, `failed`; empty without `first_bytes_report`.
+fn verdict<'s>(session: &Session<'s>) -> Result<VariableValue<'s>> {
+    let verdict = session
+        .ctx::<FirstBytes>()
+        .and_then(|ctx| ctx.verdict.get());
+    Ok(verdict.map_or(VariableValue::NotFound, |kept| {
+        VariableValue::Bytes(kept.get(session))
+    }))
 }
 
 /// `$first_bytes`: the bytes in lowercase hex; empty until decided.

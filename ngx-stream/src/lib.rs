@@ -24,6 +24,7 @@
 //!
 //! See `examples/first_bytes.rs` for a complete module.
 
+pub mod call;
 pub mod command;
 mod conf;
 mod counters;
@@ -40,6 +41,7 @@ pub mod shm;
 pub mod time;
 pub mod variable;
 
+pub use call::{CallOutcome, CallSpec};
 pub use conf::{ComplexValue, Conf, VariableIndex};
 pub use counters::SharedCounters;
 pub use datagram::{DatagramAction, DatagramLimits};

@@ -15,6 +15,7 @@ use nginx_sys::{
 };
 use ngx::core::{NGX_CONF_ERROR, NGX_CONF_OK};
 
+use crate::call::CallOutcome;
 use crate::conf::Conf;
 use crate::datagram::DatagramAction;
 use crate::error::{Error, Result};
@@ -59,6 +60,13 @@ pub trait StreamModule: Sized + 'static {
     /// Runs when a session's timer ([`Session::arm_timer`]) expires.
     fn on_timer(_session: &Session<'_>) -> TimerAction {
         TimerAction::Wait
+    }
+
+    /// Runs when a call made with [`Session::call`] ends; what it returns
+    /// says how the session goes on (by default its phases run again from
+    /// the phase that made the call).
+    fn on_call_done(_session: &Session<'_>, _outcome: CallOutcome<'_>) -> TimerAction {
+        TimerAction::ResumePhases
     }
 
     /// Runs for each later datagram of a session held with

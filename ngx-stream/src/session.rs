@@ -253,6 +253,7 @@ impl<'s> Session<'s> {
             timer: UnsafeCell::new(unsafe { mem::zeroed() }),
             cleanup_registered: Cell::new(false),
             held: Cell::new(None),
+            call: Cell::new(None),
         };
         // `init` may have made the state itself (e.g. through a variable
         // lookup): keep that one, drop ours.
@@ -473,11 +474,17 @@ pub(crate) struct SessionState<M: StreamModule> {
     cleanup_registered: Cell<bool>,
     /// A datagram session held across datagrams ([`crate::datagram`]).
     held: Cell<Option<NonNull<Held>>>,
+    /// A call under way or done ([`crate::call`]).
+    call: crate::call::CallCell,
 }
 
 impl<M: StreamModule> SessionState<M> {
     pub(crate) fn held(&self) -> &Cell<Option<NonNull<Held>>> {
         &self.held
+    }
+
+    pub(crate) fn call(&self) -> &crate::call::CallCell {
+        &self.call
     }
 
     fn disarm(&self) {

@@ -1,0 +1,402 @@
+//! One request/response exchange with a TCP peer from inside a session,
+//! on nginx's event loop, without blocking the worker: the way ngx_lua's
+//! cosockets talk to Redis or an HTTP service.
+//!
+//! A handler starts the call ([`Session::call`]) and returns the outcome it
+//! is given ([`PhaseOutcome::Done`]); the session then waits. The layer
+//! connects with nginx's own `ngx_event_connect_peer`, sends the request,
+//! reads the reply until the caller's `complete` says it is whole (or the
+//! peer closes, the reply outgrows its cap, or the timeout passes), closes
+//! the connection, and calls
+//! [`StreamModule::on_call_done`](crate::StreamModule::on_call_done) with
+//! the outcome; its [`TimerAction`] says how the session goes on (usually
+//! `ResumePhases`: the phase handler that made the call runs again and now
+//! finds the reply it stored). Meanwhile the client's read events are
+//! parked, so nginx's phases do not run under the call's feet; a session
+//! that ends first closes the peer connection with it.
+
+use core::cell::Cell;
+use core::ptr::{self, NonNull};
+use std::net::SocketAddr;
+
+use nginx_sys::{
+    ngx_add_timer, ngx_close_connection, ngx_connection_t, ngx_del_timer, ngx_event_handler_pt,
+    ngx_event_t, ngx_msec_t, ngx_peer_connection_t, ngx_str_t, ngx_stream_session_t, NGX_AGAIN,
+    NGX_OK,
+};
+
+use crate::error::{Error, Result};
+use crate::guard::contain;
+use crate::module::{add_drop_cleanup, pool_place, Registered, TimerAction};
+use crate::phase::PhaseOutcome;
+use crate::session::Session;
+
+/// How a call ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CallOutcome<'s> {
+    /// The reply, whole by the caller's `complete`.
+    Reply(&'s [u8]),
+    /// The peer closed before the reply was whole (what came, if anything).
+    Closed(&'s [u8]),
+    /// No whole reply within the timeout.
+    Timeout,
+    /// Could not connect or send, a read failed, or the reply outgrew its cap.
+    Failed,
+}
+
+/// What to call, and how to know the reply is whole.
+#[derive(Clone, Copy, Debug)]
+pub struct CallSpec<'a> {
+    /// The peer (a fixed address; no resolver).
+    pub peer: SocketAddr,
+    /// The bytes to send.
+    pub request: &'a [u8],
+    /// For connecting, sending and the whole reply, in milliseconds.
+    pub timeout: ngx_msec_t,
+    /// The largest reply accepted (bytes kept in the session's pool).
+    pub max_reply: usize,
+    /// Whether the bytes read so far are a whole reply.
+    pub complete: fn(&[u8]) -> bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Ended {
+    Reply,
+    Closed,
+    Timeout,
+    Failed,
+}
+
+/// A call's state, in the session's pool; dropping it (the pool's cleanup)
+/// closes a connection still open.
+pub(crate) struct CallState {
+    peer: ngx_peer_connection_t,
+    sockaddr: libc::sockaddr_in6,
+    name: ngx_str_t,
+    request: (*const u8, usize),
+    sent: usize,
+    reply: *mut u8,
+    reply_cap: usize,
+    received: usize,
+    complete: fn(&[u8]) -> bool,
+    timeout: ngx_msec_t,
+    client_read_handler: ngx_event_handler_pt,
+    ended: Option<Ended>,
+}
+
+impl Drop for CallState {
+    fn drop(&mut self) {
+        if !self.peer.connection.is_null() {
+            // The connection is ours (made by ngx_event_connect_peer for
+            // this call) and still open.
+            // SAFETY: closing it deletes its timers and events first.
+            unsafe { ngx_close_connection(self.peer.connection) };
+            self.peer.connection = ptr::null_mut();
+        }
+    }
+}
+
+impl<'s> Session<'s> {
+    /// Starts a call; the handler returns the outcome this gives. One call
+    /// at a time per session and module.
+    pub fn call<M: Registered>(&self, spec: CallSpec<'_>) -> Result<PhaseOutcome>
+    where
+        M::Ctx: Default,
+    {
+        let state_cell = self.layer_state::<M>(M::Ctx::default)?.call();
+        if state_cell.get().is_some() {
+            return Err(Error::from("a call is already made for this session"));
+        }
+        let c = self.connection_raw();
+        // SAFETY: a live session's connection has a pool.
+        let pool = unsafe { (*c).pool };
+        let request = self.pool_copy(spec.request)?;
+        let reply = self.pool_copy_with(spec.max_reply, |_| {})?;
+        let name = self.pool_copy(spec.peer.to_string().as_bytes())?;
+        // SAFETY: all-zero is a valid sockaddr_in6 and peer connection.
+        let (mut sockaddr, peer): (libc::sockaddr_in6, ngx_peer_connection_t) =
+            unsafe { (core::mem::zeroed(), core::mem::zeroed()) };
+        let socklen = write_sockaddr(&spec.peer, &mut sockaddr);
+        let state = CallState {
+            peer,
+            sockaddr,
+            name: ngx_str_t {
+                len: name.len(),
+                data: name.as_ptr() as *mut u8,
+            },
+            request: (request.as_ptr(), request.len()),
+            sent: 0,
+            reply: reply.as_ptr() as *mut u8,
+            reply_cap: reply.len(),
+            received: 0,
+            complete: spec.complete,
+            timeout: spec.timeout,
+            // SAFETY: a live connection's read event.
+            client_read_handler: unsafe { (*(*c).read).handler },
+            ended: None,
+        };
+        // SAFETY: the pool lives as long as the session.
+        let mut state = unsafe { pool_place(pool, state) }?;
+        // SAFETY: `state` is an initialised CallState in `pool`.
+        if let Err(error) = unsafe { add_drop_cleanup::<M, CallState>(pool, state) } {
+            // SAFETY: ours; nothing else has seen it.
+            unsafe { ptr::drop_in_place(state.as_ptr()) };
+            return Err(error);
+        }
+        state_cell.set(Some(state));
+        // The state stays at this address in the pool for the session.
+        // SAFETY: the only reference to it now.
+        let call = unsafe { state.as_mut() };
+        call.peer.sockaddr = (&mut call.sockaddr as *mut libc::sockaddr_in6).cast();
+        call.peer.socklen = socklen;
+        call.peer.name = &mut call.name;
+        call.peer.get = Some(nginx_sys::ngx_event_get_peer);
+        call.peer.type_ = libc::SOCK_STREAM;
+        // SAFETY: the session's connection and its log are live.
+        unsafe {
+            call.peer.log = (*c).log;
+            call.peer
+                .set_log_error(nginx_sys::ngx_connection_log_error_e_NGX_ERROR_ERR);
+        }
+        // SAFETY: the peer connection is filled in as nginx's own callers do.
+        let rc = unsafe { nginx_sys::ngx_event_connect_peer(&mut call.peer) };
+        let peer = call.peer.connection;
+        if peer.is_null() || (rc != NGX_OK as isize && rc != NGX_AGAIN as isize) {
+            call.peer.connection = peer;
+            drop_connection(call);
+            return Err(Error::Invalid(format!("cannot connect to {}", spec.peer)));
+        }
+        // SAFETY: `peer` is the new connection; the client's read event is live.
+        unsafe {
+            (*peer).data = self.as_ptr().cast();
+            (*peer).pool = pool;
+            (*(*peer).read).handler = Some(call_event::<M>);
+            (*(*peer).write).handler = Some(call_event::<M>);
+            ngx_add_timer((*peer).write, spec.timeout);
+            // Park the client: its events must not run the phases meanwhile.
+            (*(*c).read).handler = Some(parked_client);
+            if rc == NGX_OK as isize {
+                // Connected at once: write when this handler has returned.
+                nginx_sys::ngx_post_event((*peer).write, &raw mut nginx_sys::ngx_posted_events);
+            }
+        }
+        Ok(PhaseOutcome::Done)
+    }
+
+    /// Whether a call of module `M` is under way for this session.
+    pub fn call_in_progress<M: Registered>(&self) -> bool {
+        self.existing_layer_state::<M>()
+            .and_then(|state| state.call().get())
+            // SAFETY: a call pointer is a live CallState in the session's pool.
+            .is_some_and(|call| unsafe { call.as_ref() }.ended.is_none())
+    }
+
+    fn connection_raw(&self) -> *mut ngx_connection_t {
+        // SAFETY: a live session's connection (never null: from_raw).
+        unsafe { (*self.as_ptr()).connection }
+    }
+}
+
+/// The address in the layout nginx connects to; returns its length.
+fn write_sockaddr(peer: &SocketAddr, out: &mut libc::sockaddr_in6) -> libc::socklen_t {
+    match peer {
+        SocketAddr::V4(v4) => {
+            let sin = libc::sockaddr_in {
+                sin_family: libc::AF_INET as libc::sa_family_t,
+                sin_port: v4.port().to_be(),
+                sin_addr: libc::in_addr {
+                    s_addr: u32::from(*v4.ip()).to_be(),
+                },
+                sin_zero: [0; 8],
+            };
+            // sockaddr_in6 is larger than sockaddr_in and as aligned.
+            // SAFETY: so the write stays inside `out`.
+            unsafe { ptr::write((out as *mut libc::sockaddr_in6).cast(), sin) };
+            core::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t
+        }
+        SocketAddr::V6(v6) => {
+            out.sin6_family = libc::AF_INET6 as libc::sa_family_t;
+            out.sin6_port = v6.port().to_be();
+            out.sin6_addr.s6_addr = v6.ip().octets();
+            out.sin6_scope_id = v6.scope_id();
+            core::mem::size_of::<libc::sockaddr_in6>() as libc::socklen_t
+        }
+    }
+}
+
+fn drop_connection(call: &mut CallState) {
+    if !call.peer.connection.is_null() {
+        // SAFETY: our open connection; closing deletes its timers and events.
+        unsafe { ngx_close_connection(call.peer.connection) };
+        call.peer.connection = ptr::null_mut();
+    }
+}
+
+/// The client's read handler during a call: events are noted by nginx on
+/// the event itself (ready, eof); the phases see them when they resume.
+unsafe extern "C" fn parked_client(_ev: *mut ngx_event_t) {}
+
+/// Read and write events of the peer connection.
+unsafe extern "C" fn call_event<M: Registered>(ev: *mut ngx_event_t) {
+    // The event belongs to the peer connection, whose data is the session.
+    // SAFETY: nginx calls handlers with their own event.
+    let (c, s) = unsafe {
+        let c = (*ev).data as *mut ngx_connection_t;
+        (c, (*c).data as *mut ngx_stream_session_t)
+    };
+    let ended = {
+        // SAFETY: the peer connection is closed before the session ends.
+        let Some(session) = (unsafe { Session::from_raw(s) }) else {
+            return;
+        };
+        contain(
+            M::NAME,
+            session.log(),
+            "call handler",
+            || Some(Ended::Failed),
+            || {
+                // SAFETY: the event is live for this call.
+                step::<M>(&session, c, unsafe { &*ev })
+            },
+        )
+    };
+    if let Some(ended) = ended {
+        // SAFETY: the handle above is gone; the session is live.
+        unsafe { finish::<M>(s, ended) };
+    }
+}
+
+/// Advances the call on one event; Some once it has ended.
+fn step<M: Registered>(
+    session: &Session<'_>,
+    c: *mut ngx_connection_t,
+    ev: &ngx_event_t,
+) -> Option<Ended> {
+    let mut state = session.existing_layer_state::<M>()?.call().get()?;
+    // Only the event handlers of this one connection reach the state, one
+    // at a time.
+    // SAFETY: so this is the only reference to it now.
+    let call = unsafe { state.as_mut() };
+    if ev.timedout() != 0 {
+        return Some(Ended::Timeout);
+    }
+    if ev.write() != 0 {
+        while call.sent < call.request.1 {
+            // SAFETY: request bytes live in the pool; `c` is the peer connection.
+            let n = unsafe {
+                let send = (*c).send?;
+                send(
+                    c,
+                    call.request.0.add(call.sent) as *mut u8,
+                    call.request.1 - call.sent,
+                )
+            };
+            if n == NGX_AGAIN as isize {
+                // SAFETY: the peer connection's write event.
+                let _ = unsafe { nginx_sys::ngx_handle_write_event((*c).write, 0) };
+                return None;
+            }
+            if n <= 0 {
+                return Some(Ended::Failed);
+            }
+            call.sent += n as usize;
+        }
+        // Sent: now the reply's turn, under the same deadline.
+        // SAFETY: the peer connection's events.
+        unsafe {
+            if (*(*c).write).timer_set() != 0 {
+                ngx_del_timer((*c).write);
+            }
+            ngx_add_timer((*c).read, call.timeout);
+            (*(*c).write).handler = Some(ignore_event);
+            let _ = nginx_sys::ngx_handle_read_event((*c).read, 0);
+        }
+        return None;
+    }
+    loop {
+        if call.received >= call.reply_cap {
+            return Some(Ended::Failed);
+        }
+        // SAFETY: the reply buffer lives in the pool with reply_cap bytes.
+        let n = unsafe {
+            let recv = (*c).recv?;
+            recv(
+                c,
+                call.reply.add(call.received),
+                call.reply_cap - call.received,
+            )
+        };
+        if n == NGX_AGAIN as isize {
+            // SAFETY: the peer connection's read event.
+            let _ = unsafe { nginx_sys::ngx_handle_read_event((*c).read, 0) };
+            return None;
+        }
+        if n == 0 {
+            return Some(Ended::Closed);
+        }
+        if n < 0 {
+            return Some(Ended::Failed);
+        }
+        call.received += n as usize;
+        // SAFETY: `received` bytes of the reply buffer are written.
+        let reply = unsafe { core::slice::from_raw_parts(call.reply, call.received) };
+        if (call.complete)(reply) {
+            return Some(Ended::Reply);
+        }
+    }
+}
+
+unsafe extern "C" fn ignore_event(_ev: *mut ngx_event_t) {}
+
+/// Ends the call: closes the peer, gives the client its read handler back,
+/// tells the module, and goes on as it says.
+///
+/// # Safety
+/// `s` must be a live session with no handle alive.
+unsafe fn finish<M: Registered>(s: *mut ngx_stream_session_t, ended: Ended) {
+    let action = {
+        // SAFETY: the caller's contract.
+        let Some(session) = (unsafe { Session::from_raw(s) }) else {
+            return;
+        };
+        let Some(mut state) = session
+            .existing_layer_state::<M>()
+            .and_then(|st| st.call().get())
+        else {
+            return;
+        };
+        // SAFETY: the only reference (the connection's handlers are done).
+        let call = unsafe { state.as_mut() };
+        drop_connection(call);
+        call.ended = Some(ended);
+        // SAFETY: the client's read event is live.
+        unsafe { (*(*session.connection_raw()).read).handler = call.client_read_handler };
+        // SAFETY: `received` bytes of the reply buffer are written.
+        let bytes = unsafe { core::slice::from_raw_parts(call.reply, call.received) };
+        let outcome = match ended {
+            Ended::Reply => CallOutcome::Reply(bytes),
+            Ended::Closed => CallOutcome::Closed(bytes),
+            Ended::Timeout => CallOutcome::Timeout,
+            Ended::Failed => CallOutcome::Failed,
+        };
+        contain(
+            M::NAME,
+            session.log(),
+            "call done handler",
+            || TimerAction::Finalize(nginx_sys::NGX_STREAM_INTERNAL_SERVER_ERROR),
+            || M::on_call_done(&session, outcome),
+        )
+    };
+    match action {
+        TimerAction::Wait => {}
+        // SAFETY: no handle is alive; the session is live.
+        TimerAction::ResumePhases => unsafe { crate::datagram::resume::<M>(s) },
+        // SAFETY: as above.
+        TimerAction::Finalize(status) => unsafe {
+            nginx_sys::ngx_stream_finalize_session(s, status as usize)
+        },
+    }
+}
+
+/// The cell that holds a session's call, in the layer's state.
+pub(crate) type CallCell = Cell<Option<NonNull<CallState>>>;

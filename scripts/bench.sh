@@ -261,7 +261,7 @@ profile_report() {
     note "the targets again, on that ratio (- : the A/A control, no target):"
     local t name want base
     for t in 'sift_sni|0.97|ssl_preread' 'sift_ja4|0.95|ssl_preread' 'sift_protocol|0.98|ssl_preread' \
-        'sift_rules|0.97|sift_sni+sift_sni_twin' 'sift_sni_twin|-|sift_sni'; do
+        'sift_rules|0.97|sift_sni+sift_sni_twin' 'sift_sni_twin|-|sift_sni' 'sift_sni|0.99|sift_sni_nocount'; do
         IFS='|' read -r name want base <<< "$t"
         for p in "${payloads[@]}"; do
             IFS='|' read -r pname _ _ <<< "$p"

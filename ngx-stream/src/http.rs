@@ -1,7 +1,8 @@
 //! A small http side for a module that also serves a few locations of its
 //! own (a status page, an API) from the same shared object: an http
 //! module with a location configuration, location directives, and content
-//! handlers that answer a request with one complete response.
+//! handlers that answer a request with one complete response (the request
+//! body, if any, is discarded).
 //!
 //! `ngx` 0.5.1 has an http module trait, but its default configuration
 //! callbacks do not contain panics and allocate through a `Pool` that does
@@ -224,9 +225,6 @@ pub trait ContentHandler: 'static {
     type Module: HttpRegistered;
     /// Names the handler in logs.
     const NAME: &'static str;
-    /// The largest request body read; a longer one is answered with 413
-    /// before [`ContentHandler::handle`] runs. 0: the body is discarded.
-    const MAX_BODY: usize = 0;
     /// Answers one request.
     fn handle(request: &Request<'_>) -> Response;
 }
@@ -266,7 +264,6 @@ impl Conf<'_> {
 /// A request while its content handler runs.
 pub struct Request<'r> {
     raw: NonNull<ngx_http_request_t>,
-    body: Option<&'r [u8]>,
     _lifetime: PhantomData<&'r ngx_http_request_t>,
 }
 
@@ -297,11 +294,6 @@ impl<'r> Request<'r> {
     /// The query string, undecoded (`$args`).
     pub fn args(&self) -> &'r [u8] {
         str_bytes(&self.raw().args)
-    }
-
-    /// The request body, when the handler reads one ([`ContentHandler::MAX_BODY`]).
-    pub fn body(&self) -> &'r [u8] {
-        self.body.unwrap_or_default()
     }
 
     /// The request's log.
@@ -343,129 +335,18 @@ unsafe extern "C" fn content_trampoline<H: ContentHandler>(
 /// `r` is the live request nginx passed to the content handler.
 unsafe fn content<H: ContentHandler>(r: *mut ngx_http_request_t) -> ngx_int_t {
     let raw = NonNull::new(r).expect("nginx passes a request");
-    if H::MAX_BODY == 0 {
-        // SAFETY: a live main request, as nginx's stub_status does.
-        let rc = unsafe { nginx_sys::ngx_http_discard_request_body(r) };
-        if rc != NGX_OK as ngx_int_t {
-            return rc;
-        }
-        let request = Request {
-            raw,
-            body: None,
-            _lifetime: PhantomData,
-        };
-        let response = H::handle(&request);
-        // SAFETY: the request is live.
-        return unsafe { send(r, &response) };
-    }
-    // SAFETY: the request is live.
-    unsafe { read_body::<H>(r) }
-}
-
-/// Reads the whole body (up to `H::MAX_BODY`), then answers.
-///
-/// # Safety
-/// `r` is the live request of the content handler.
-unsafe fn read_body<H: ContentHandler>(r: *mut ngx_http_request_t) -> ngx_int_t {
-    // SAFETY: the request and its headers are live.
-    let declared = unsafe { (*r).headers_in.content_length_n };
-    if declared > H::MAX_BODY as i64 {
-        let response = Response {
-            status: 413,
-            content_type: "application/json",
-            body: format!(
-                "{{\"error\":\"request body larger than {} bytes\"}}\n",
-                H::MAX_BODY
-            )
-            .into_bytes(),
-        };
-        // SAFETY: the request is live.
-        let rc = unsafe { nginx_sys::ngx_http_discard_request_body(r) };
-        if rc != NGX_OK as ngx_int_t {
-            return rc;
-        }
-        // SAFETY: the request is live.
-        return unsafe { send(r, &response) };
-    }
-    // Keep the whole body in memory (never in a temporary file).
-    // SAFETY: the request is live; these are plain flags of it.
-    unsafe {
-        (*r).set_request_body_in_single_buf(1);
-        (*r).set_request_body_in_persistent_file(0);
-        (*r).set_request_body_in_file_only(0);
-    }
-    // SAFETY: nginx calls body_ready once the body is read (maybe later).
-    let rc = unsafe { nginx_sys::ngx_http_read_client_request_body(r, Some(body_ready::<H>)) };
-    if rc >= nginx_sys::NGX_HTTP_SPECIAL_RESPONSE as ngx_int_t {
+    // The handlers answer from what the request line says: the body, if
+    // any, is read and dropped (as nginx's stub_status does).
+    // SAFETY: a live request.
+    let rc = unsafe { nginx_sys::ngx_http_discard_request_body(r) };
+    if rc != NGX_OK as ngx_int_t {
         return rc;
     }
-    nginx_sys::NGX_DONE as ngx_int_t
-}
-
-unsafe extern "C" fn body_ready<H: ContentHandler>(r: *mut ngx_http_request_t) {
-    // SAFETY: nginx passes the live request whose body it read.
-    let log = unsafe { Log::from_raw((*(*r).connection).log) };
-    let rc = contain(
-        H::Module::NAME,
-        log,
-        H::NAME,
-        || nginx_sys::NGX_HTTP_INTERNAL_SERVER_ERROR as ngx_int_t,
-        || {
-            // SAFETY: the request is live; its body was read into memory.
-            unsafe { answer_with_body::<H>(r) }
-        },
-    );
-    // SAFETY: the body handler must finalize the request.
-    unsafe { nginx_sys::ngx_http_finalize_request(r, rc) };
-}
-
-/// # Safety
-/// `r` is live and its body has been read.
-unsafe fn answer_with_body<H: ContentHandler>(r: *mut ngx_http_request_t) -> ngx_int_t {
-    let mut body: Vec<u8> = Vec::new();
-    let mut too_large = false;
-    // request_body->bufs is the chain of the body's buffers, in memory
-    // (in_file_only is off and single_buf asks nginx to keep it there).
-    // SAFETY: the chain and its buffers live in the request's pool.
-    unsafe {
-        if let Some(rb) = (*r).request_body.as_ref() {
-            let mut link = rb.bufs;
-            while let Some(chain) = link.as_ref() {
-                if let Some(buf) = chain.buf.as_ref() {
-                    if buf.in_file() != 0 && buf.temporary() == 0 && buf.memory() == 0 {
-                        too_large = true;
-                    } else if !buf.pos.is_null() && buf.last >= buf.pos {
-                        let len = buf.last.offset_from(buf.pos) as usize;
-                        if body.len() + len > H::MAX_BODY {
-                            too_large = true;
-                        } else {
-                            body.extend_from_slice(core::slice::from_raw_parts(buf.pos, len));
-                        }
-                    }
-                }
-                link = chain.next;
-            }
-        }
-    }
-    let response = if too_large {
-        Response {
-            status: 413,
-            content_type: "application/json",
-            body: format!(
-                "{{\"error\":\"request body larger than {} bytes\"}}\n",
-                H::MAX_BODY
-            )
-            .into_bytes(),
-        }
-    } else {
-        let request = Request {
-            // SAFETY: r is non-null (nginx passed it).
-            raw: unsafe { NonNull::new_unchecked(r) },
-            body: Some(&body),
-            _lifetime: PhantomData,
-        };
-        H::handle(&request)
+    let request = Request {
+        raw,
+        _lifetime: PhantomData,
     };
+    let response = H::handle(&request);
     // SAFETY: the request is live.
     unsafe { send(r, &response) }
 }

@@ -75,6 +75,8 @@ for profile in "${profiles[@]}"; do
                    openssl ca-certificates curl openssh-client openssh-server netcat-openbsd
                    postgresql postgresql-client redis-server redis-tools mosquitto mosquitto-clients
                    bind9-dnsutils bsdutils libtest-nginx-perl python3-prometheus-client)
+            # scripts/valgrind.sh (the suite under memcheck, in the test command)
+            want+=(valgrind)
             # t/021: headless Chromium, and a venv for aioquic (scripts/python-venv.sh)
             want+=(chromium python3-venv)
             ;;

@@ -92,7 +92,11 @@ directory = "/sift/target/vendor"
 offline = true
 CARGO
     fi
-    "${enter[@]}" unshare "${unshare_args[@]}" /bin/bash -s -- "$root" "$top" "${RUSTUP_HOME:-$HOME/.rustup}" "$tc" "$net" "${SIFT_ROOTFS_DAEMONS:-0}" "$@" <<'INNER'
+    # The inner script is an argument, not stdin: the command keeps this
+    # script's stdin (a command reading stdin, like ssh, must not eat the
+    # inner script and with it its exit status).
+    local inner
+    inner=$(cat <<'INNER'
 set -euo pipefail
 root=$1 top=$2 rustup=$3 tc=$4 net=$5 daemons=$6
 shift 6
@@ -124,6 +128,8 @@ chroot "$root" /usr/bin/env -i HOME=/root LANG=C.UTF-8 TERM="${TERM:-dumb}" PATH
     /bin/bash -c 'cd /sift && exec "$@"' bash "$@" || rc=$?
 exit "$rc"
 INNER
+)
+    "${enter[@]}" unshare "${unshare_args[@]}" /bin/bash -c "$inner" rootfs-inner "$root" "$top" "${RUSTUP_HOME:-$HOME/.rustup}" "$tc" "$net" "${SIFT_ROOTFS_DAEMONS:-0}" "$@"
 }
 
 case "$action" in

@@ -9,6 +9,8 @@
 use strict;
 use warnings;
 use Test::More;
+use lib 't/lib';
+use SiftTest ();
 use File::Temp qw(tempdir);
 use IO::Socket::INET;
 use JSON::PP qw(decode_json);
@@ -126,8 +128,12 @@ for my $framing ('', '--rfc3164', '--octet-count') {
     local $/;
     my $answer = <$sock> // '';
     $answer =~ s/\n\z//;
-    is($answer, 'proxy_protocol', "nginx's proxy_protocol on: the header is seen first");
-    logged(1);
+    is_deeply([logged(1)], ['proxy_protocol'], "nginx's proxy_protocol on: the header is seen first");
+    # The answer through the proxy, on nginx < 1.25.5 only: from 1.25.5 the
+    # sift server's `return` ends with a RST (the bytes after the header
+    # stay unread, see t/014), and the proxy in front may fail on it before
+    # it forwards the answer.
+    is($answer, 'proxy_protocol', "... and the proxy forwards sift's answer") unless $SiftTest::Peek;
 }
 
 unlike(slurp("$dir/logs/error.log"), qr/\[(alert|crit|emerg)\]/, 'no alerts');

@@ -78,15 +78,39 @@ our $LuaHelpers = <<'_EOC_';
         function sift.talk(payload, opts)
             opts = opts or {}
             local sock = sift.connect(opts.port, opts.host)
+            local early = ''
             if payload then
                 local piece = opts.piece or #payload
                 for i = 1, #payload, piece do
                     assert(sock:send(payload:sub(i, i + piece - 1)))
                     if opts.pause then ngx.sleep(opts.pause) end
+                    if i + piece <= #payload then
+                        -- The server may answer before the last piece (it
+                        -- decided on fewer bytes): then stop sending, as a
+                        -- client must on nginx >= 1.25.5, where the answer
+                        -- comes with a RST (more bytes would fail to send).
+                        sock:settimeout(1)
+                        local got, err = sock:receiveany(65536)
+                        sock:settimeout(5000)
+                        if got then
+                            early = got
+                            break
+                        end
+                        if err ~= 'timeout' then
+                            break
+                        end
+                    end
                 end
             end
             local data, err, partial = sock:receive('*a')
             sock:close()
+            if early ~= '' then
+                if data then
+                    data = early .. data
+                else
+                    partial = early .. (partial or '')
+                end
+            end
             return sift.outcome(data, err, partial)
         end
 

@@ -6,6 +6,7 @@ use ngx_stream::{MergeSrvConf, Result, SavedContentHandler};
 use sift_core::protocol::SignatureSet;
 
 use crate::access::AccessRule;
+use crate::auth::{AuthHeader, AuthService};
 use crate::ratelimit::RateLimit;
 
 /// `sift_timeout` default: well under nginx's 30s `preread_timeout`, and
@@ -34,6 +35,16 @@ pub struct SiftSrvConf {
     pub rules: Option<Vec<AccessRule>>,
     /// `sift_rate zone=...`; None: inherit.
     pub rates: Option<Vec<RateLimit>>,
+    /// `sift_auth_request URL;` (None: inherit, then off).
+    pub auth: Option<AuthService>,
+    /// `sift_auth_request_set_header NAME VALUE;` lines; None: inherit.
+    pub auth_header_list: Option<Vec<AuthHeader>>,
+    /// `sift_auth_request_cache ...;` (None: inherit, then no cache).
+    pub auth_cache: Option<crate::auth::AuthCacheConf>,
+    /// `sift_auth_request_timeout TIME;`
+    pub auth_timeout: ngx_msec_t,
+    /// `sift_auth_request_fail open | closed;` (None: inherit, then closed)
+    pub auth_fail_open: Option<bool>,
     /// The server's own content handler, when rules or limits run first.
     pub content_handler: SavedContentHandler,
     /// `sift_test_panic on;` makes the preread handler panic (test builds only).
@@ -53,6 +64,11 @@ impl Default for SiftSrvConf {
             metrics: Default::default(),
             rules: None,
             rates: None,
+            auth: None,
+            auth_header_list: None,
+            auth_cache: None,
+            auth_timeout: MSEC_UNSET,
+            auth_fail_open: None,
             content_handler: SavedContentHandler::default(),
             #[cfg(feature = "test-hooks")]
             test_panic: FLAG_UNSET,
@@ -74,6 +90,11 @@ impl SiftSrvConf {
     /// The access rules, in order (empty without any).
     pub fn rules(&self) -> &[AccessRule] {
         self.rules.as_deref().unwrap_or_default()
+    }
+
+    /// The extra headers of authorization requests.
+    pub fn auth_headers(&self) -> &[AuthHeader] {
+        self.auth_header_list.as_deref().unwrap_or_default()
     }
 
     /// The rate limits (empty without any).
@@ -102,6 +123,21 @@ impl MergeSrvConf for SiftSrvConf {
         if self.rates.is_none() {
             self.rates = prev.rates.clone();
         }
+        if self.auth.is_none() {
+            self.auth = prev.auth.clone();
+        }
+        if self.auth_cache.is_none() {
+            self.auth_cache = prev.auth_cache.clone();
+        }
+        if self.auth_header_list.is_none() {
+            self.auth_header_list = prev.auth_header_list.clone();
+        }
+        merge_msec(
+            &mut self.auth_timeout,
+            prev.auth_timeout,
+            crate::auth::DEFAULT_TIMEOUT_MS,
+        );
+        self.auth_fail_open = self.auth_fail_open.or(prev.auth_fail_open).or(Some(false));
         for limit in self.rates() {
             limit.check_declared()?;
         }

@@ -249,3 +249,145 @@ impl Directive for SiftSignature {
         Ok(())
     }
 }
+
+/// `sift_auth_request URL;` (stream, server)
+pub struct SiftAuthRequest;
+
+impl Directive for SiftAuthRequest {
+    type Module = Sift;
+
+    fn set(cf: &Conf<'_>, conf: &mut SiftSrvConf) -> Result<()> {
+        if conf.auth.is_some() {
+            return Err(Error::from("\"sift_auth_request\" directive is duplicate"));
+        }
+        let value = cf.arg(0).unwrap_or_default();
+        let text = core::str::from_utf8(value).map_err(|_| cf.invalid_value(value))?;
+        let url = sift_core::auth::parse_url(text)
+            .map_err(|why| Error::Invalid(format!("{why} in \"sift_auth_request\" directive")))?;
+        let mut facts = Vec::with_capacity(crate::auth::FACTS.len());
+        for (header, variable) in crate::auth::FACTS {
+            facts.push((header, cf.variable(variable)?));
+        }
+        let facts = facts
+            .try_into()
+            .map_err(|_| Error::from("internal: facts"))?;
+        conf.auth = Some(crate::auth::AuthService {
+            url: text.to_owned(),
+            peer: url.peer,
+            host: url.host,
+            path: url.path,
+            facts,
+        });
+        Ok(())
+    }
+}
+
+/// `sift_auth_request_set_header NAME VALUE;` (stream, server; repeatable)
+pub struct SiftAuthRequestSetHeader;
+
+impl Directive for SiftAuthRequestSetHeader {
+    type Module = Sift;
+
+    fn set(cf: &Conf<'_>, conf: &mut SiftSrvConf) -> Result<()> {
+        let name = cf.arg(0).unwrap_or_default();
+        let valid = !name.is_empty()
+            && name
+                .iter()
+                .all(|&byte| byte.is_ascii_alphanumeric() || byte == b'-' || byte == b'_');
+        if !valid {
+            return Err(cf.invalid_value(name));
+        }
+        let value = cf.complex_value(1)?;
+        conf.auth_header_list
+            .get_or_insert_with(Vec::new)
+            .push(crate::auth::AuthHeader {
+                name: lossy(name).into_owned(),
+                value,
+            });
+        Ok(())
+    }
+}
+
+/// `sift_auth_request_fail open | closed;` (stream, server)
+pub struct SiftAuthRequestFail;
+
+impl Directive for SiftAuthRequestFail {
+    type Module = Sift;
+
+    fn set(cf: &Conf<'_>, conf: &mut SiftSrvConf) -> Result<()> {
+        if conf.auth_fail_open.is_some() {
+            return Err(Error::from(
+                "\"sift_auth_request_fail\" directive is duplicate",
+            ));
+        }
+        conf.auth_fail_open = Some(match cf.arg(0).unwrap_or_default() {
+            b"open" => true,
+            b"closed" => false,
+            other => {
+                return Err(Error::Invalid(format!(
+                    "{}, it must be \"open\" or \"closed\"",
+                    cf.invalid_value(other)
+                )))
+            }
+        });
+        Ok(())
+    }
+}
+
+/// `sift_auth_request_cache key=EXPRESSION valid=TIME [zone=NAME:SIZE];`
+/// (stream, server)
+pub struct SiftAuthRequestCache;
+
+/// The zone `sift_auth_request_cache` uses without `zone=`.
+const DEFAULT_AUTH_CACHE_ZONE: (&[u8], &[u8]) = (b"sift_auth_cache", b"1m");
+
+impl Directive for SiftAuthRequestCache {
+    type Module = Sift;
+
+    fn set(cf: &Conf<'_>, conf: &mut SiftSrvConf) -> Result<()> {
+        if conf.auth_cache.is_some() {
+            return Err(Error::from(
+                "\"sift_auth_request_cache\" directive is duplicate",
+            ));
+        }
+        let mut key = None;
+        let mut valid = None;
+        let mut zone = DEFAULT_AUTH_CACHE_ZONE;
+        for param in cf.args() {
+            if let Some(value) = param.strip_prefix(b"key=") {
+                if value.is_empty() {
+                    return Err(cf.invalid_value(param));
+                }
+                key = Some(cf.compile(value)?);
+            } else if let Some(value) = param.strip_prefix(b"valid=") {
+                valid = Some(cf.parse_time(value)?);
+            } else if let Some(value) = param.strip_prefix(b"zone=") {
+                zone = params::zone_name_and_size(value).map_err(Error::invalid)?;
+            } else {
+                return Err(Error::Invalid(format!(
+                    "invalid parameter \"{}\"",
+                    lossy(param)
+                )));
+            }
+        }
+        let key = key.ok_or("\"sift_auth_request_cache\" must have \"key\" parameter")?;
+        let valid = valid.ok_or("\"sift_auth_request_cache\" must have \"valid\" parameter")?;
+        let (name, size_text) = zone;
+        let size = cf.parse_size(size_text)?;
+        if size < 8 * ngx_stream::shm::page_size() {
+            return Err(Error::Invalid(format!(
+                "zone \"{}\" is too small",
+                lossy(name)
+            )));
+        }
+        let data = crate::auth::AuthCacheZone {
+            name: lossy(name).into_owned(),
+            table: None,
+        };
+        // Servers may share one zone (the default one, say).
+        cf.add_zone::<crate::auth::AuthCacheKind>(name, size, data)?;
+        let zone = cf.zone_ref::<crate::auth::AuthCacheKind>(name)?;
+        conf.auth_cache = Some(crate::auth::AuthCacheConf { zone, key, valid });
+        Ok(())
+    }
+}

@@ -29,7 +29,8 @@ impl RateStatus {
     }
 }
 
-/// The pre-content handler: rules, then limits.
+/// The pre-content handler: rules, then limits, then the authorization
+/// service.
 pub struct Enforce;
 
 impl PreContentHandler for Enforce {
@@ -37,7 +38,7 @@ impl PreContentHandler for Enforce {
     const NAME: &'static str = "sift rules and limits";
 
     fn wanted(conf: &SiftSrvConf) -> bool {
-        !conf.rules().is_empty() || !conf.rates().is_empty()
+        !conf.rules().is_empty() || !conf.rates().is_empty() || conf.auth.is_some()
     }
 
     fn saved(conf: &SiftSrvConf) -> &SavedContentHandler {
@@ -46,23 +47,44 @@ impl PreContentHandler for Enforce {
 
     fn handle(session: &Session<'_>) -> PhaseOutcome {
         let conf = session.srv_conf::<Sift>();
-        let access = check_rules(session, conf);
-        // A denied session is not counted against any limit.
-        let rate = match access {
-            Some(AccessOutcome::Denied(_)) => None,
-            _ => check_limits(session, conf),
-        };
         let Ok(ctx) = session.ctx_or_insert_with::<Sift>(SiftCtx::default) else {
             return PhaseOutcome::Error;
         };
-        ctx.access.set(access);
-        ctx.rate.set(rate);
-        match (access, rate) {
-            (Some(AccessOutcome::Denied(_)), _) => PhaseOutcome::Finalize(NGX_STREAM_FORBIDDEN),
-            (_, Some(RateStatus::Rejected)) => {
-                PhaseOutcome::Finalize(NGX_STREAM_SERVICE_UNAVAILABLE)
+        // Rules and limits run once: an authorization call makes this
+        // handler run again when the answer comes.
+        if !ctx.enforced.get() {
+            ctx.enforced.set(true);
+            let access = check_rules(session, conf);
+            // A denied session is not counted against any limit.
+            let rate = match access {
+                Some(AccessOutcome::Denied(_)) => None,
+                _ => check_limits(session, conf),
+            };
+            ctx.access.set(access);
+            ctx.rate.set(rate);
+            match (access, rate) {
+                (Some(AccessOutcome::Denied(_)), _) => {
+                    return PhaseOutcome::Finalize(NGX_STREAM_FORBIDDEN)
+                }
+                (_, Some(RateStatus::Rejected)) => {
+                    return PhaseOutcome::Finalize(NGX_STREAM_SERVICE_UNAVAILABLE)
+                }
+                _ => {}
             }
-            _ => PhaseOutcome::Continue,
+        }
+        match crate::auth::step(session, conf, ctx) {
+            crate::auth::Step::Pass => PhaseOutcome::Continue,
+            crate::auth::Step::Wait(outcome) => outcome,
+            crate::auth::Step::Deny => {
+                if let Some(log) = session.log() {
+                    stream_log!(
+                        NGX_LOG_ERR,
+                        log,
+                        "sift: access forbidden by the auth request"
+                    );
+                }
+                PhaseOutcome::Finalize(NGX_STREAM_FORBIDDEN)
+            }
         }
     }
 }

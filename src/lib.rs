@@ -6,6 +6,7 @@
 #![forbid(unsafe_code)]
 
 mod access;
+mod auth;
 mod conf;
 mod directives;
 mod enforce;

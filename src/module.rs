@@ -12,7 +12,8 @@ use sift_core::protocol::Classification;
 use crate::access::AccessOutcome;
 use crate::conf::SiftSrvConf;
 use crate::directives::{
-    SiftAllow, SiftDeny, SiftRate, SiftRateLogLevel, SiftRateZone, SiftSignature,
+    SiftAllow, SiftAuthRequest, SiftAuthRequestCache, SiftAuthRequestFail,
+    SiftAuthRequestSetHeader, SiftDeny, SiftRate, SiftRateLogLevel, SiftRateZone, SiftSignature,
 };
 use crate::enforce::{Enforce, RateStatus};
 use crate::preread::{self, Preread};
@@ -56,6 +57,10 @@ impl StreamModule for Sift {
         preread::on_silence(session)
     }
 
+    fn on_call_done(session: &Session<'_>, outcome: ngx_stream::CallOutcome<'_>) -> TimerAction {
+        crate::auth::on_call_done(session, outcome)
+    }
+
     fn on_datagram(session: &Session<'_>, _datagram: &[u8], last: bool) -> DatagramAction {
         crate::udp::on_datagram(session, last)
     }
@@ -84,6 +89,12 @@ pub struct SiftCtx {
     pub access: Cell<Option<AccessOutcome>>,
     /// What `sift_rate` decided.
     pub rate: Cell<Option<RateStatus>>,
+    /// Rules and limits have run (the pre-content handler runs again after
+    /// an authorization call).
+    pub enforced: Cell<bool>,
+    /// What `sift_auth_request` decided, and the service's status.
+    pub auth: Cell<Option<sift_core::auth::Decision>>,
+    pub auth_status: Cell<crate::auth::AuthStatus>,
     /// Datagram sessions: the protocol, once decided.
     pub datagram: Cell<Option<DatagramProtocol>>,
     /// QUIC: the version field of the first Initial.
@@ -93,9 +104,9 @@ pub struct SiftCtx {
 const SRV: ngx_stream::ffi::ngx_uint_t = command::STREAM | command::SERVER;
 
 #[cfg(not(feature = "test-hooks"))]
-const COMMAND_COUNT: usize = 13;
+const COMMAND_COUNT: usize = 18;
 #[cfg(feature = "test-hooks")]
-const COMMAND_COUNT: usize = 14;
+const COMMAND_COUNT: usize = 19;
 
 static COMMANDS: CommandTable<COMMAND_COUNT> = CommandTable::new([
     // sift on | off;  (default off)
@@ -119,6 +130,19 @@ static COMMANDS: CommandTable<COMMAND_COUNT> = CommandTable::new([
         offset_of!(SiftSrvConf, rate_dry_run),
     ),
     command::directive::<SiftRateLogLevel>(c"sift_rate_log_level", SRV | command::TAKE1),
+    // sift_auth_request URL; and its companions
+    command::directive::<SiftAuthRequest>(c"sift_auth_request", SRV | command::TAKE1),
+    command::directive::<SiftAuthRequestSetHeader>(
+        c"sift_auth_request_set_header",
+        SRV | command::TAKE2,
+    ),
+    command::msec(
+        c"sift_auth_request_timeout",
+        SRV,
+        offset_of!(SiftSrvConf, auth_timeout),
+    ),
+    command::directive::<SiftAuthRequestFail>(c"sift_auth_request_fail", SRV | command::TAKE1),
+    command::directive::<SiftAuthRequestCache>(c"sift_auth_request_cache", SRV | command::TAKE123),
     command::flag(
         c"sift_metrics_count",
         SRV,

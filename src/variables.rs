@@ -54,6 +54,8 @@ impl VariableSet for SiftVariables {
         late("sift_ja4_o", |s| derived(s, Derived::Ja4O)),
         late("sift_ja4_ro", |s| derived(s, Derived::Ja4Ro)),
         late("sift_quic_version", quic_version),
+        late("sift_auth", auth),
+        late("sift_auth_status", auth_status),
         late("sift_access", access),
         late("sift_access_rule", access_rule),
         late("sift_rate_status", rate_status),
@@ -244,4 +246,27 @@ fn quic_version<'s>(session: &Session<'s>) -> Lookup<'s> {
     Ok(VariableValue::Bytes(
         session.pool_copy(label.as_str().as_bytes())?,
     ))
+}
+
+/// `$sift_auth`: `allowed`, `denied`, `failed_open`, `failed_closed`;
+/// empty without `sift_auth_request`.
+fn auth<'s>(session: &Session<'s>) -> Lookup<'s> {
+    let decision = session.ctx::<Sift>().and_then(|ctx| ctx.auth.get());
+    Ok(found(decision.map(|decision| decision.as_str().as_bytes())))
+}
+
+/// `$sift_auth_status`: the service's HTTP status, `timeout` or `error`.
+fn auth_status<'s>(session: &Session<'s>) -> Lookup<'s> {
+    use crate::auth::AuthStatus;
+    let status = session.ctx::<Sift>().map(|ctx| ctx.auth_status.get());
+    Ok(match status {
+        Some(AuthStatus::Http(code)) => {
+            let text = code.to_string();
+            VariableValue::Bytes(session.pool_copy(text.as_bytes())?)
+        }
+        Some(AuthStatus::Timeout) => VariableValue::Bytes(b"timeout"),
+        Some(AuthStatus::Error) => VariableValue::Bytes(b"error"),
+        Some(AuthStatus::Cached) => VariableValue::Bytes(b"cached"),
+        _ => VariableValue::NotFound,
+    })
 }

@@ -35,6 +35,8 @@ pub const NOARGS: ngx_uint_t = nginx_sys::NGX_CONF_NOARGS as ngx_uint_t;
 pub const TAKE1: ngx_uint_t = nginx_sys::NGX_CONF_TAKE1 as ngx_uint_t;
 /// One or two arguments.
 pub const TAKE12: ngx_uint_t = nginx_sys::NGX_CONF_TAKE12 as ngx_uint_t;
+/// Exactly two arguments.
+pub const TAKE2: ngx_uint_t = nginx_sys::NGX_CONF_TAKE2 as ngx_uint_t;
 /// Exactly three arguments.
 pub const TAKE3: ngx_uint_t = nginx_sys::NGX_CONF_TAKE3 as ngx_uint_t;
 /// One to three arguments.

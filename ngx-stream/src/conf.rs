@@ -164,23 +164,53 @@ impl<'a> Conf<'a> {
         })
     }
 
+    /// The variable called `name` (without `$`), e.g. one of the module's
+    /// own, checked like [`Conf::variable_index`] once the configuration is
+    /// read. `name` must live as long as the configuration (a `'static`
+    /// string does).
+    pub fn variable(&self, name: &'static str) -> Result<VariableIndex> {
+        let mut text = ngx_str_t {
+            len: name.len(),
+            data: name.as_ptr() as *mut u8,
+        };
+        // SAFETY: the conf is live; nginx keeps the pointer to a 'static name.
+        let found = unsafe { nginx_sys::ngx_stream_get_variable_index(self.as_ptr(), &mut text) };
+        usize::try_from(found)
+            .map(VariableIndex)
+            .map_err(|_| Error::Invalid(format!("unknown variable \"{name}\"")))
+    }
+
     /// Compiles argument `index` as text with variables.
     pub fn complex_value(&self, index: usize) -> Result<ComplexValue> {
-        let arg = self.raw_args().get(index + 1).ok_or("missing argument")?;
+        let arg = self.arg(index).ok_or("missing argument")?;
+        self.compile(arg)
+    }
+
+    /// Compiles `text` (e.g. the part of an argument after `key=`) as text
+    /// with variables.
+    pub fn compile(&self, text: &[u8]) -> Result<ComplexValue> {
+        // nginx keeps pointers into the text: a copy in the conf pool
+        // lives as long as the configuration.
+        let text = self.pool_copy(text)?;
         let cf = self.as_ptr();
         // SAFETY: the conf and its pool are live for the handler call.
         let value = unsafe {
             nginx_sys::ngx_pcalloc((*cf).pool, mem::size_of::<ngx_stream_complex_value_t>())
         } as *mut ngx_stream_complex_value_t;
         let value = NonNull::new(value).ok_or(Error::NoMemory)?;
+        let mut source = ngx_str_t {
+            len: text.len(),
+            data: text.as_ptr() as *mut u8,
+        };
         // nginx's own callers zero the compile request, then set these three.
         // SAFETY: all-zero is a valid request (null pointers, zero flags).
         let mut request: nginx_sys::ngx_stream_compile_complex_value_t = unsafe { mem::zeroed() };
         request.cf = cf;
-        request.value = arg as *const ngx_str_t as *mut ngx_str_t;
+        request.value = &mut source;
         request.complex_value = value.as_ptr();
-        // The argument and the value live in the conf pool, for the cycle.
-        // SAFETY: nginx reads the argument and fills the zeroed value.
+        // The text and the value live in the conf pool, for the cycle; nginx
+        // copies the ngx_str_t itself.
+        // SAFETY: nginx reads the text and fills the zeroed value.
         let rc = unsafe { nginx_sys::ngx_stream_compile_complex_value(&mut request) };
         if rc != NGX_OK as nginx_sys::ngx_int_t {
             // nginx has said what is wrong with the variable syntax.

@@ -3,6 +3,8 @@
 #![forbid(unsafe_code)]
 
 pub mod access;
+pub mod auth;
+pub mod auth_cache;
 pub mod datagram;
 pub mod metrics;
 pub mod protocol;

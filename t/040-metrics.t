@@ -104,7 +104,7 @@ limiting connections, dry run, by zone "one"
 --- request
 GET /metrics
 --- response_body
-# HELP sift_connections_total Sessions of a stream server with sift on, by $sift_protocol.
+# HELP sift_connections_total Sessions of a stream server with sift on, by $sift_protocol (TCP and UDP).
 # TYPE sift_connections_total counter
 # HELP sift_tls_total TLS sessions by $sift_tls_status.
 # TYPE sift_tls_total counter

@@ -50,6 +50,11 @@ sub capture {
 }
 
 my %port = map { $_ => free_port() } qw(plain named deny http);
+$port{udp} = do {
+    my $sock = IO::Socket::INET->new(Proto => 'udp', LocalAddr => '127.0.0.1', LocalPort => 0)
+        or die "no free udp port: $!";
+    $sock->sockport;
+};
 
 open my $conf, '>', "$dir/nginx.conf" or die;
 print $conf <<"CONF";
@@ -73,6 +78,12 @@ stream {
         sift_deny all;
         sift_rate zone=perip burst=1;
         return "\$sift_rate_status\\n";
+    }
+    server {
+        listen 127.0.0.1:$port{udp} udp;
+        sift on;
+        sift_metrics_name udp;
+        return "\$sift_protocol\\n";
     }
     server {
         listen 127.0.0.1:$port{deny};
@@ -143,6 +154,18 @@ like($rate[2], qr/^curl: \((52|56)\)/, 'the third is refused (closed without an 
 for (1 .. 2) {
     capture("curl -sS --http0.9 --max-time 5 http://127.0.0.1:$port{deny}/");
 }
+# UDP: a DNS query and a datagram of garbage, each its own session.
+for my $datagram (pack('H*', '12340100000100000000000007' . unpack('H*', 'example') . '03' . unpack('H*', 'com') . '0000010001'),
+                  "\x00garbage datagram") {
+    my $sock = IO::Socket::INET->new(Proto => 'udp', PeerAddr => '127.0.0.1', PeerPort => $port{udp}) or die;
+    $sock->send($datagram) or die;
+    my $answer = '';
+    my $rin = '';
+    vec($rin, fileno($sock), 1) = 1;
+    $sock->recv($answer, 100) if select(my $rout = $rin, undef, undef, 5);
+    push @{ $port{udp_answers} }, $answer;
+}
+is(join('', @{ $port{udp_answers} }), "dns\nunknown\n", 'UDP: a DNS query is dns, garbage unknown');
 # Sessions are counted when they end (the log phase): let nginx finish them.
 sleep 0.5;
 
@@ -155,8 +178,10 @@ has($m, qq{sift_connections_total{protocol="http",server="$plain"} 3}, 'three ht
 has($m, qq{sift_connections_total{protocol="tls",server="$plain"} 2}, 'two tls sessions');
 has($m, qq{sift_connections_total{protocol="unknown",server="$plain"} 1}, 'one unknown session');
 has($m, qq{sift_connections_total{protocol="ssh",server="$plain"} 0}, 'protocols never seen are 0');
-is(scalar(grep { /^sift_connections_total\{protocol="[^"]+",server="\Q$plain\E"\}/ } keys %$m), 20,
-   'one series per $sift_protocol value (18 protocols, timeout, closed)');
+is(scalar(grep { /^sift_connections_total\{protocol="[^"]+",server="\Q$plain\E"\}/ } keys %$m), 23,
+   'one series per $sift_protocol value (18 protocols, timeout, closed, and UDP: quic, dtls, wireguard)');
+has($m, q{sift_connections_total{protocol="dns",server="udp"} 1}, 'UDP sessions are counted: dns');
+has($m, q{sift_connections_total{protocol="unknown",server="udp"} 1}, 'and unknown');
 has($m, qq{sift_tls_total{server="$plain",status="ok"} 2}, 'two well-formed ClientHellos');
 has($m, qq{sift_preread_seconds_count{server="$plain"} 6}, 'six protocol decisions timed');
 has($m, qq{sift_preread_seconds_bucket{le="+Inf",server="$plain"} 6}, 'the +Inf bucket holds them all');

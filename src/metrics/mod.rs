@@ -313,14 +313,20 @@ impl PhaseHandler for CountSession {
             return PhaseOutcome::Continue;
         }
         let ctx = session.ctx::<Sift>();
+        if let (true, true, Some(ctx)) = (conf.is_enabled(), session.is_datagram(), ctx) {
+            if let Some(protocol) = ctx.datagram.get() {
+                core_metrics::bump(counters, server::datagram_offset(protocol));
+            }
+        }
         if conf.is_enabled() && !session.is_datagram() {
             if let Some(ctx) = ctx {
-                // As $sift_protocol: undecided means the session ended in preread.
+                // As $sift_protocol (variables.rs): undecided means the
+                // session left preread without sift deciding: nginx's
+                // preread_timeout came first (the read timed out), or the
+                // client closed (on nginx >= 1.25.5 possibly with no flag set).
                 let classification = ctx.classification.get().unwrap_or_else(|| {
-                    Classification::undecided(
-                        ctx.pending.get().get(session).len(),
-                        session.client_closed(),
-                    )
+                    let closed = session.client_closed() || !session.read_timed_out();
+                    Classification::undecided(ctx.pending.get().get(session).len(), closed)
                 });
                 core_metrics::bump(counters, protocol_offset(classification));
                 if let Some(tls) = ctx.tls.get() {

@@ -85,9 +85,28 @@ pub mod server {
     pub const HISTOGRAM_SUM_MS: usize = HISTOGRAM + super::HISTOGRAM_BOUNDS_MS.len() + 1;
     /// Observations.
     pub const HISTOGRAM_COUNT: usize = HISTOGRAM_SUM_MS + 1;
+    /// UDP-only `$sift_protocol` values, in [`DATAGRAM_ONLY`] order; the
+    /// others a datagram can be (`dns`, `openvpn`, `unknown`) count where
+    /// the same TCP value does.
+    pub const DATAGRAM: usize = HISTOGRAM_COUNT + 1;
     /// Counters used.
-    pub const USED: usize = HISTOGRAM_COUNT + 1;
+    pub const USED: usize = DATAGRAM + DATAGRAM_ONLY.len();
     const _: () = assert!(USED <= super::COUNTERS);
+
+    /// `$sift_protocol` values only UDP sessions have.
+    pub const DATAGRAM_ONLY: [&str; 3] = ["quic", "dtls", "wireguard"];
+
+    /// The counter of a UDP session's `$sift_protocol` value.
+    pub fn datagram_offset(protocol: crate::datagram::DatagramProtocol) -> usize {
+        let name = protocol.as_str();
+        if let Some(i) = DATAGRAM_ONLY.iter().position(|p| *p == name) {
+            return DATAGRAM + i;
+        }
+        Protocol::ALL
+            .iter()
+            .position(|p| p.as_str() == name)
+            .map_or(PROTOCOLS + Protocol::ALL.len() - 1, |i| PROTOCOLS + i)
+    }
 
     /// `$sift_tls_status` values in counter order.
     pub const TLS_STATUSES: [&str; 3] = ["ok", "malformed", "too_large"];

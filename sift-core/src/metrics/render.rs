@@ -86,14 +86,20 @@ pub fn render(servers: &[ServerSeries<'_>], rates: &[RateSeries<'_>], out: &mut 
         out,
         "sift_connections_total",
         "counter",
-        "Sessions of a stream server with sift on, by $sift_protocol.",
+        "Sessions of a stream server with sift on, by $sift_protocol (TCP and UDP).",
     );
     for s in servers {
         let builtin = Protocol::ALL
             .iter()
             .enumerate()
             .map(|(i, p)| (p.as_str(), server::PROTOCOLS + i))
-            .chain([("timeout", server::TIMEOUT), ("closed", server::CLOSED)]);
+            .chain([("timeout", server::TIMEOUT), ("closed", server::CLOSED)])
+            .chain(
+                server::DATAGRAM_ONLY
+                    .iter()
+                    .enumerate()
+                    .map(|(i, p)| (*p, server::DATAGRAM + i)),
+            );
         for (protocol, offset) in builtin {
             let labels = [("server", s.name), ("protocol", protocol)];
             sample(

@@ -73,6 +73,36 @@ fn histogram_buckets_are_upper_bounds() {
 }
 
 #[test]
+fn datagram_protocols_share_tcp_values_where_they_exist() {
+    use crate::datagram::DatagramProtocol;
+    use crate::protocol::Protocol;
+    assert_eq!(
+        server::datagram_offset(DatagramProtocol::Quic),
+        server::DATAGRAM
+    );
+    assert_eq!(
+        server::datagram_offset(DatagramProtocol::Wireguard),
+        server::DATAGRAM + 2
+    );
+    let dns = Protocol::ALL
+        .iter()
+        .position(|p| *p == Protocol::Dns)
+        .unwrap();
+    assert_eq!(
+        server::datagram_offset(DatagramProtocol::Dns),
+        server::PROTOCOLS + dns
+    );
+    let unknown = Protocol::ALL.len() - 1;
+    assert_eq!(
+        server::datagram_offset(DatagramProtocol::Unknown),
+        server::PROTOCOLS + unknown
+    );
+    for protocol in DatagramProtocol::ALL {
+        assert!(server::datagram_offset(protocol) < server::USED);
+    }
+}
+
+#[test]
 fn out_of_range_counts_are_ignored() {
     bump(&[], 3);
     assert_eq!(read(&[], 3), 0);
@@ -113,6 +143,7 @@ fn renders_the_text_format() {
         format!("sift_connections_total{{{server},protocol=\"http\"}} 0"),
         format!("sift_connections_total{{{server},protocol=\"closed\"}} 1"),
         format!("sift_connections_total{{{server},protocol=\"yours\"}} 1"),
+        format!("sift_connections_total{{{server},protocol=\"quic\"}} 0"),
         format!("sift_tls_total{{{server},status=\"ok\"}} 1"),
         format!("sift_access_total{{{server},decision=\"denied\"}} 1"),
         format!("sift_preread_seconds_bucket{{{server},le=\"0.001\"}} 0"),

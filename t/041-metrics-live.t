@@ -43,6 +43,15 @@ sub slurp {
     return <$fh>;
 }
 
+# What a stream server answered curl (HTTP/0.9: its bytes as they are).
+# curl's own complaints go to stderr and are dropped: on nginx >= 1.25.5 a
+# session that ends without reading the client's bytes ends with a RST
+# after the answer (t/014), which curl reports after printing it.
+sub answer {
+    my ($port) = @_;
+    return scalar `curl -sS --http0.9 --max-time 5 http://127.0.0.1:$port/ 2>/dev/null`;
+}
+
 sub capture {
     my ($cmd) = @_;
     my $out = `$cmd 2>&1`;
@@ -135,8 +144,7 @@ sub has {
 # --- connections ------------------------------------------------------------
 
 for (1 .. 3) {
-    ($rc, $out) = capture("curl -sS --http0.9 --max-time 5 http://127.0.0.1:$port{plain}/");
-    is($out, "http\n", "curl over HTTP is classified http ($_)");
+    is(answer($port{plain}), "http\n", "curl over HTTP is classified http ($_)");
 }
 for (1 .. 2) {
     ($rc, $out) = capture("openssl s_client -connect 127.0.0.1:$port{plain} -servername sift.test </dev/null");
@@ -148,11 +156,11 @@ for (1 .. 2) {
     my $answer = <$sock>;
     is($answer, "unknown\n", 'a raw socket with garbage is unknown');
 }
-my @rate = map { my (undef, $o) = capture("curl -sS --http0.9 --max-time 5 http://127.0.0.1:$port{named}/"); $o =~ s/\s+$//r } 1 .. 3;
+my @rate = map { answer($port{named}) =~ s/\s+$//r } 1 .. 3;
 is("@rate[0, 1]", 'PASSED PASSED', 'the named server: two sessions pass the rate zone');
-like($rate[2], qr/^curl: \((52|56)\)/, 'the third is refused (closed without an answer)');
+is($rate[2], '', 'the third is refused (closed without an answer)');
 for (1 .. 2) {
-    capture("curl -sS --http0.9 --max-time 5 http://127.0.0.1:$port{deny}/");
+    answer($port{deny});
 }
 # UDP: a DNS query and a datagram of garbage, each its own session.
 for my $datagram (pack('H*', '12340100000100000000000007' . unpack('H*', 'example') . '03' . unpack('H*', 'com') . '0000010001'),
@@ -213,8 +221,7 @@ while (time < $deadline) {
     sleep 0.1;
 }
 sleep 0.5;
-($rc, $out) = capture("curl -sS --http0.9 --max-time 5 http://127.0.0.1:$port{plain}/");
-is($out, "http\n", 'after the reload, one more http session');
+is(answer($port{plain}), "http\n", 'after the reload, one more http session');
 sleep 0.3;
 $m = parse(scrape());
 has($m, qq{sift_connections_total{protocol="http",server="$plain"} 4}, 'counters are kept across the reload');
@@ -244,8 +251,7 @@ close $conf;
 reload_and_wait('perip 1m -> 2m');
 like(slurp("$dir/logs/error.log"), qr/\[notice\] .*sift_rate_zone "perip" changed size: 1 of its 1 keys kept/,
      'the resized zone says what it kept');
-($rc, $out) = capture("curl -sS --http0.9 --max-time 5 http://127.0.0.1:$port{named}/");
-like($out, qr/^curl: \((52|56)\)/, 'the client is still over its rate after the resize (its bucket was kept)');
+is(answer($port{named}), '', 'the client is still over its rate after the resize (its bucket was kept)');
 sleep 0.3;
 $m = parse(scrape());
 has($m, q{sift_rate_zone_keys{zone="perip"} 1}, 'the resized zone holds the key');

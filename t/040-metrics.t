@@ -9,7 +9,7 @@ SiftTest::setup();
 our $HelloLua = SiftTest::lua_bytes(SiftTest::hello('curveball'));
 
 repeat_each(1);
-plan tests => repeat_each() * (blocks() * 2) + 2;  # TESTs 1 and 2 also check the log
+plan tests => repeat_each() * (blocks() * 2) + 3;  # TESTs 1 and 2 also check the log, TEST 10 the headers
 no_long_string();
 run_tests();
 
@@ -197,3 +197,27 @@ GET /go
 --- response_body
 http
 not counted
+
+
+
+=== TEST 10: HEAD gets the headers only
+--- stream_server_config
+    return "x";
+--- config
+    location = /metrics { sift_metrics; }
+--- request
+HEAD /metrics
+--- response_headers
+Content-Type: text/plain; version=0.0.4
+--- response_body
+
+
+
+=== TEST 11: sift_metrics is a location directive
+--- stream_server_config
+    return "x";
+--- http_config
+    sift_metrics;
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*"sift_metrics" directive is not allowed here in .*nginx\.conf:\d+/

@@ -2,6 +2,8 @@
 # configuration error, nginx-style, with file and line.
 use lib 't/lib';
 use Test::Nginx::Socket::Lua::Stream;
+use SiftTest;
+SiftTest::setup();
 
 repeat_each(1);
 plan tests => blocks() * 2 + 5;  # TESTs 3 and 19-22 also check the response
@@ -69,7 +71,7 @@ qr/\[emerg\] .*"sift_deny" directive is not allowed here in .*nginx\.conf:\d+/
     return "x";
 --- must_die
 --- error_log eval
-qr/\[emerg\] .*unknown sift_rate_zone "nowhere" in .*nginx\.conf:21$/
+qr/\[emerg\] .*unknown sift_rate_zone "nowhere" in .*nginx\.conf:\d+$/
 
 
 

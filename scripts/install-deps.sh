@@ -81,7 +81,9 @@ for profile in "${profiles[@]}"; do
             want+=(chromium python3-venv)
             ;;
         deb)
-            want+=("${build_pkgs[@]}" debhelper dpkg-dev fakeroot lintian)
+            # libnginx-mod-stream (and nginx): Build-Depends <!nocheck>, for
+            # the load test in dh_auto_test.
+            want+=("${build_pkgs[@]}" "${nginx_pkgs[@]}" debhelper dpkg-dev fakeroot lintian)
             # Debian's own Rust builds the package where it is new enough
             # (>= 1.82: trixie's is 1.85); bookworm's 1.63 is not (rustup).
             if [ "$codename" != bookworm ]; then want+=(cargo rustc); fi ;;

@@ -35,6 +35,8 @@ pub struct SiftSrvConf {
     pub rules: Option<Vec<AccessRule>>,
     /// `sift_rate zone=...`; None: inherit.
     pub rates: Option<Vec<RateLimit>>,
+    /// `sift_top zone=...`; None: inherit.
+    pub tops: Option<Vec<ngx_stream::ZoneRef<crate::top::TopZoneKind>>>,
     /// `sift_auth_request URL;` (None: inherit, then off).
     pub auth: Option<AuthService>,
     /// `sift_auth_request_set_header NAME VALUE;` lines; None: inherit.
@@ -64,6 +66,7 @@ impl Default for SiftSrvConf {
             metrics: Default::default(),
             rules: None,
             rates: None,
+            tops: None,
             auth: None,
             auth_header_list: None,
             auth_cache: None,
@@ -97,6 +100,11 @@ impl SiftSrvConf {
         self.auth_header_list.as_deref().unwrap_or_default()
     }
 
+    /// The `sift_top` zones counting this server's sessions.
+    pub fn tops(&self) -> &[ngx_stream::ZoneRef<crate::top::TopZoneKind>] {
+        self.tops.as_deref().unwrap_or_default()
+    }
+
     /// The rate limits (empty without any).
     pub fn rates(&self) -> &[RateLimit] {
         self.rates.as_deref().unwrap_or_default()
@@ -122,6 +130,9 @@ impl MergeSrvConf for SiftSrvConf {
         }
         if self.rates.is_none() {
             self.rates = prev.rates.clone();
+        }
+        if self.tops.is_none() {
+            self.tops = prev.tops.clone();
         }
         if self.auth.is_none() {
             self.auth = prev.auth.clone();

@@ -19,6 +19,7 @@ mod startup;
 #[cfg(feature = "test-hooks")]
 mod test_hooks;
 mod tls;
+mod top;
 mod udp;
 mod variables;
 

@@ -104,9 +104,9 @@ pub struct SiftCtx {
 const SRV: ngx_stream::ffi::ngx_uint_t = command::STREAM | command::SERVER;
 
 #[cfg(not(feature = "test-hooks"))]
-const COMMAND_COUNT: usize = 18;
-#[cfg(feature = "test-hooks")]
 const COMMAND_COUNT: usize = 19;
+#[cfg(feature = "test-hooks")]
+const COMMAND_COUNT: usize = 20;
 
 static COMMANDS: CommandTable<COMMAND_COUNT> = CommandTable::new([
     // sift on | off;  (default off)
@@ -143,6 +143,7 @@ static COMMANDS: CommandTable<COMMAND_COUNT> = CommandTable::new([
     ),
     command::directive::<SiftAuthRequestFail>(c"sift_auth_request_fail", SRV | command::TAKE1),
     command::directive::<SiftAuthRequestCache>(c"sift_auth_request_cache", SRV | command::TAKE123),
+    command::directive::<crate::top::SiftTop>(c"sift_top", SRV | command::TAKE123),
     command::flag(
         c"sift_metrics_count",
         SRV,

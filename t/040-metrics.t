@@ -118,6 +118,8 @@ GET /metrics
 # TYPE sift_rate_zone_keys gauge
 # HELP sift_rate_zone_capacity Keys a sift_rate_zone can hold.
 # TYPE sift_rate_zone_capacity gauge
+# HELP sift_top_count Estimated sessions of the heaviest keys of a sift_top zone (space-saving: never below the true count).
+# TYPE sift_top_count gauge
 
 
 

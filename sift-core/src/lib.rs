@@ -14,3 +14,4 @@ pub mod slice;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 pub mod tls;
+pub mod top;

@@ -7,7 +7,7 @@ use ngx_stream::http::{
     self, ContentHandler, HttpModule, LocationDirective, MergeLocConf, Request, Response,
 };
 use ngx_stream::{Conf, Result, ZoneRef};
-use sift_core::metrics::{self as core_metrics, RateSeries, ServerSeries};
+use sift_core::metrics::{self as core_metrics, RateSeries, ServerSeries, TopSeries};
 
 use crate::metrics::{self, MetricsZoneKind};
 
@@ -104,8 +104,26 @@ impl ContentHandler for MetricsPage {
                 }),
             }
         }
+        let tops: Vec<(String, Vec<(String, u64)>)> = zone
+            .tops
+            .borrow()
+            .iter()
+            .filter_map(|top| top.data())
+            .map(|top| {
+                let keys = top
+                    .heaviest()
+                    .into_iter()
+                    .map(|heavy| (sift_core::top::display_key(&heavy.key), heavy.count))
+                    .collect();
+                (top.name.clone(), keys)
+            })
+            .collect();
+        let top_series: Vec<TopSeries<'_>> = tops
+            .iter()
+            .map(|(name, keys)| TopSeries { name, keys })
+            .collect();
         let mut out = String::with_capacity(4096);
-        core_metrics::render(&servers, &rates, &mut out);
+        core_metrics::render(&servers, &rates, &top_series, &mut out);
         Response {
             status: 200,
             content_type: core_metrics::CONTENT_TYPE,

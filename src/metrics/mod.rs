@@ -42,6 +42,8 @@ pub struct Series {
 #[derive(Default)]
 pub struct MetricsZone {
     pub series: RefCell<Vec<Series>>,
+    /// The `sift_top` zones, for `sift_top_count`.
+    pub tops: RefCell<Vec<ZoneRef<crate::top::TopZoneKind>>>,
     /// Each series' block, once the zone is mapped (None: the zone is full).
     blocks: Vec<Option<usize>>,
     counters: Option<SharedCounters>,
@@ -273,6 +275,17 @@ pub fn register_rate_zone(cf: &Conf<'_>, zone: ZoneRef<RateZoneKind>) -> Result<
     Ok(())
 }
 
+/// From `sift_top`: the zone's heaviest keys are shown.
+pub fn register_top(cf: &Conf<'_>, top: ZoneRef<crate::top::TopZoneKind>) -> Result<()> {
+    let zone = zone(cf)?;
+    let data = zone.data().ok_or("sift_metrics zone without data")?;
+    data.tops
+        .try_borrow_mut()
+        .map_err(|_| "sift_metrics zone busy")?
+        .push(top);
+    Ok(())
+}
+
 /// The sift protocol counter of a session, as `$sift_protocol` names it.
 fn protocol_offset(classification: Classification) -> usize {
     match classification {
@@ -308,6 +321,7 @@ impl PhaseHandler for CountSession {
 
     fn handle(session: &Session<'_>) -> PhaseOutcome {
         let conf = session.srv_conf::<Sift>();
+        crate::top::record(session, conf.tops());
         let counters = conf.metrics.counters();
         if counters.is_empty() {
             return PhaseOutcome::Continue;

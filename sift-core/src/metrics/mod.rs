@@ -29,7 +29,7 @@
 
 mod render;
 
-pub use render::{escape_label, render, RateSeries, ServerSeries, CONTENT_TYPE};
+pub use render::{escape_label, render, RateSeries, ServerSeries, TopSeries, CONTENT_TYPE};
 
 use core::sync::atomic::{AtomicU64, Ordering};
 

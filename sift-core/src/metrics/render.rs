@@ -31,6 +31,14 @@ pub struct RateSeries<'a> {
     pub capacity: Option<u64>,
 }
 
+/// A `sift_top` zone's heaviest keys, heaviest first.
+pub struct TopSeries<'a> {
+    /// The `zone` label.
+    pub name: &'a str,
+    /// Each key as its label shows it, and its estimated count.
+    pub keys: &'a [(String, u64)],
+}
+
 /// A label value as the text format writes it: `\`, `"` and newline escaped.
 pub fn escape_label(value: &str, out: &mut String) {
     for c in value.chars() {
@@ -81,7 +89,12 @@ fn seconds(ms: u64) -> String {
 /// Renders every family, servers and zones in the order given. Families
 /// with no series are still described (HELP and TYPE), so a scrape always
 /// shows what exists.
-pub fn render(servers: &[ServerSeries<'_>], rates: &[RateSeries<'_>], out: &mut String) {
+pub fn render(
+    servers: &[ServerSeries<'_>],
+    rates: &[RateSeries<'_>],
+    tops: &[TopSeries<'_>],
+    out: &mut String,
+) {
     family(
         out,
         "sift_connections_total",
@@ -217,6 +230,22 @@ pub fn render(servers: &[ServerSeries<'_>], rates: &[RateSeries<'_>], out: &mut 
                 "sift_rate_zone_capacity",
                 &[("zone", z.name)],
                 capacity,
+            );
+        }
+    }
+    family(
+        out,
+        "sift_top_count",
+        "gauge",
+        "Estimated sessions of the heaviest keys of a sift_top zone (space-saving: never below the true count).",
+    );
+    for t in tops {
+        for (key, count) in t.keys {
+            sample(
+                out,
+                "sift_top_count",
+                &[("zone", t.name), ("key", key)],
+                count,
             );
         }
     }

@@ -134,6 +134,10 @@ fn renders_the_text_format() {
             keys: Some(2),
             capacity: Some(782),
         }],
+        &[TopSeries {
+            name: "ja4",
+            keys: &[("t13d".to_string(), 7), ("0x7f000001".to_string(), 2)],
+        }],
         &mut out,
     );
     let server = r#"server="a\"b\\c\nd""#;
@@ -157,6 +161,9 @@ fn renders_the_text_format() {
         "sift_rate_zone_keys{zone=\"per_ip\"} 2".to_string(),
         "sift_rate_zone_capacity{zone=\"per_ip\"} 782".to_string(),
         "# TYPE sift_preread_seconds histogram".to_string(),
+        "sift_top_count{zone=\"ja4\",key=\"t13d\"} 7".to_string(),
+        "sift_top_count{zone=\"ja4\",key=\"0x7f000001\"} 2".to_string(),
+        "# TYPE sift_top_count gauge".to_string(),
     ] {
         assert!(out.lines().any(|l| l == line), "missing {line:?} in\n{out}");
     }

@@ -112,6 +112,11 @@
 )]
 
 mod hash;
+
+/// The rate table's seeded key hash, for `top`'s table.
+pub(crate) fn hash_for_top(seed: u64, key: &[u8]) -> u64 {
+    hash::hash_key(seed, key)
+}
 mod rate;
 mod table;
 

@@ -4,6 +4,10 @@
 //! additions), alone and with a second thread counting into the same
 //! block, as two nginx workers do.
 //!
+//! Then the cost of `sift_top` for one session: a record into a full
+//! space-saving table of 512 entries (a key it holds, and a new key that
+//! takes the smallest entry over).
+//!
 //! `cargo bench -p sift-core --bench metrics`
 
 use std::hint::black_box;
@@ -60,5 +64,34 @@ fn bench_count(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bench_count);
+fn bench_top(c: &mut Criterion) {
+    use sift_core::top::{split_region, TopTable, MAX_ENTRIES};
+    let mut words = vec![0u64; (64 + MAX_ENTRIES * 96) / 8];
+    let (header, entries) = split_region(bytemuck::cast_slice_mut(&mut words)).expect("region");
+    let mut table = TopTable::init(header, entries, 0x5eed);
+    // Fill every entry.
+    for i in 0..MAX_ENTRIES as u64 * 2 {
+        table.record(format!("t13d1516h2_8daaf6152771_{i:012x}").as_bytes());
+    }
+    let mut group = c.benchmark_group("top/record");
+    group.throughput(Throughput::Elements(1));
+    let held = format!(
+        "t13d1516h2_8daaf6152771_{:012x}",
+        MAX_ENTRIES as u64 * 2 - 1
+    );
+    group.bench_function("held_key", |b| {
+        b.iter(|| table.record(black_box(held.as_bytes())))
+    });
+    let mut i = 0u64;
+    group.bench_function("new_key", |b| {
+        b.iter(|| {
+            i += 1;
+            let key = format!("t13d1516h2_8daaf6152771_{:012x}", u64::MAX - i);
+            table.record(black_box(key.as_bytes()))
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, bench_count, bench_top);
 criterion_main!(benches);

@@ -137,15 +137,14 @@ impl<'a> TopTable<'a> {
         let hash = hash(self.header.seed, key);
         self.header.total = self.header.total.saturating_add(1);
         let len = (self.header.len as usize).min(self.entries.len());
-        let mut smallest = 0;
-        for i in 0..len {
-            let entry = &mut self.entries[i];
+        let (mut smallest, mut smallest_count) = (0, u64::MAX);
+        for (i, entry) in self.entries[..len].iter_mut().enumerate() {
             if entry.hash == hash {
                 entry.count = entry.count.saturating_add(1);
                 return;
             }
-            if entry.count < self.entries[smallest].count {
-                smallest = i;
+            if entry.count < smallest_count {
+                (smallest, smallest_count) = (i, entry.count);
             }
         }
         let (slot, base) = if len < self.entries.len() {

@@ -11,6 +11,8 @@
 #       tested, purged, in a bookworm root filesystem
 #   (scripts/test-matrix.sh trixie sid and scripts/test-deb.sh trixie are
 #   not in it for now: see below)
+#   and the reliability checks (valgrind over the suite, reloads under load,
+#   slow and idle clients, every fuzz target briefly; README figures).
 #   Each step's time is printed at the end.
 #
 #   scripts/test.sh                    # everything
@@ -96,6 +98,26 @@ if [ $# -eq 0 ]; then
     else
         echo "test.sh: not root: skipping the set-up safety test, the version matrix and the packages"
     fi
+fi
+
+# --- reliability (#15): each writes target/reliability/*.json; the last
+# step renders those figures into the README's reliability section. Longer
+# runs: scripts/valgrind.sh FULL, scripts/soak.sh 600, scripts/fuzz.sh 600.
+if [ $# -eq 0 ]; then
+    step "reliability: the suite's files on sift's paths under valgrind (scripts/valgrind.sh)"
+    scripts/valgrind.sh
+
+    step "reliability: reloads every 2 s under TCP and QUIC load, 30 s (scripts/soak.sh 30)"
+    scripts/soak.sh 30
+
+    step "reliability: 2,000 idle and 2,000 dripping clients, held QUIC hellos (scripts/slow-clients.sh)"
+    scripts/slow-clients.sh
+
+    step "reliability: every fuzz target for 30 s (scripts/fuzz.sh 30)"
+    scripts/fuzz.sh 30
+
+    step "reliability: the README's figures (scripts/reliability-report.sh)"
+    scripts/reliability-report.sh
 fi
 finish_step
 echo

@@ -124,6 +124,12 @@ for path in sorted(glob.glob(os.path.join(logs, "vg.*.log"))):
         stack = "\n".join(block)
         entry = {"log": os.path.basename(path), "what": head, "stack": stack}
         if "are definitely lost" in head or "are indirectly lost" in head:
+            # where it was allocated: the first frame past the allocators
+            for frame in block[1:]:
+                m = re.search(r"(?:at|by) 0x[0-9A-F]+: (\S+)", frame)
+                if m and not re.match(r"(malloc|calloc|realloc|memalign|posix_memalign|ngx_(alloc|calloc|memalign|palloc|pnalloc|pcalloc|create_pool)|UnknownInlinedFun)$", m.group(1)):
+                    entry["origin"] = m.group(1)
+                    break
             (sift_leaks if sift.search(stack) else other_leaks).append(entry)
         elif re.match(r"(Invalid|Conditional jump|Use of uninitialised|Syscall param|Mismatched|Source and destination|Argument .* of function|Jump to)", head):
             errors.append(entry)
@@ -133,7 +139,8 @@ summary = {
     "mode": mode, "files": int(nfiles), "seconds": int(elapsed), "prove_rc": int(prove_rc),
     "processes": processes, "incomplete_logs": incomplete, "errors": len(errors), "sift_leaks": len(sift_leaks),
     "other_leaks": len(other_leaks),
-    "other_leak_heads": sorted(set(e["what"] for e in other_leaks))[:20],
+    "other_leak_origins": {o: sum(1 for e in other_leaks if e.get("origin") == o)
+                           for o in sorted(set(e.get("origin", "?") for e in other_leaks))},
 }
 json.dump(summary, open(result, "w"), indent=1)
 print("valgrind.sh: %d processes (%d killed before their leak check), %d errors, %d leaks with a sift frame, %d other leaks (nginx/LuaJIT, not failing)"

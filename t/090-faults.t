@@ -25,6 +25,9 @@ use Time::HiRes qw(sleep time);
 my ($module) = grep { /ngx_stream_sift_module\.so$/ } split ' ', ($ENV{TEST_NGINX_LOAD_MODULES} // '');
 BAIL_OUT('TEST_NGINX_LOAD_MODULES names no sift module (run through scripts/prove.sh)') unless $module;
 my $nginx = $ENV{TEST_NGINX_BINARY} || '/usr/sbin/nginx';
+# nginx's stream module, when the nginx under test has it as a dynamic one.
+my ($stream) = grep { /\/ngx_stream_module\.so$/ } split ' ', ($ENV{TEST_NGINX_LOAD_MODULES} // '');
+my $stream_line = $stream ? "load_module $stream;" : '';
 my $valgrind = $ENV{TEST_NGINX_USE_VALGRIND} // '';
 $valgrind = '' if $valgrind =~ /^\d*$/;    # only valgrind.sh's options, not Test::Nginx's numeric mode
 my $slow = $valgrind ? 20 : 1;             # how much longer everything takes under valgrind
@@ -73,7 +76,7 @@ close $backend;
 
 open my $conf, '>', "$dir/nginx.conf" or die $!;
 print $conf <<"CONF";
-load_module /usr/lib/nginx/modules/ngx_stream_module.so;
+$stream_line
 load_module $module;
 worker_processes 1;
 daemon off;
@@ -171,7 +174,7 @@ like(slurp("$dir/logs/error.log"), qr/\[error\] .*recv\(\) failed \(104: Connect
 is($answer, '', 'refusing backend: the client gets nothing');
 is_deeply([logged(1)], ["$port{refused} 502 tls refused.example -"],
           'refusing backend: status 502, and what sift found');
-like(slurp("$dir/logs/error.log"), qr/\[error\] .*connect\(\) failed \(111: Connection refused\) while connecting to upstream/,
+like(slurp("$dir/logs/error.log"), qr/\[error\] .*connect\(\) failed \(111: Connection refused\) while (connecting to upstream|proxying connection)/,
      'refusing backend: "Connection refused" logged at error');
 
 # --- 3. a full rate zone ------------------------------------------------------

@@ -7,10 +7,10 @@
 #   the part of the suite that needs no Lua module), and as root:
 #     - scripts/test-setup-safety.sh: the set-up scripts leave apt and
 #       running services alone (throwaway bookworm root filesystems)
-#     - scripts/test-deb.sh bookworm: the package built, linted, installed,
-#       tested, purged, in a bookworm root filesystem
-#   (scripts/test-matrix.sh trixie sid and scripts/test-deb.sh trixie are
-#   not in it for now: see below)
+#     - scripts/test-matrix.sh trixie / sid: the whole suite against Debian
+#       trixie's nginx 1.26 and sid's 1.30 (root filesystems of their own)
+#     - scripts/test-deb.sh bookworm / trixie: each release's package built,
+#       linted, installed, tested, purged, in that release's root filesystem
 #   and the reliability checks (valgrind over the suite, reloads under load,
 #   slow and idle clients, every fuzz target briefly; README figures).
 #   Each step's time is printed at the end.
@@ -86,15 +86,17 @@ if [ $# -eq 0 ]; then
         step "set-up safety: install-deps.sh and demo.sh next to a sid source and running services"
         scripts/test-setup-safety.sh
 
+        step "version matrix: the whole suite on Debian trixie (nginx 1.26)"
+        scripts/test-matrix.sh trixie
+
+        step "version matrix: the whole suite on Debian sid (nginx 1.30)"
+        scripts/test-matrix.sh sid
+
         step "the bookworm package: build, lintian, install, suite, purge (in target/rootfs/bookworm)"
         scripts/test-deb.sh bookworm
 
-        # Not in the test command for now: the version matrix and the trixie
-        # package run the suite on nginx >= 1.25.5, where t/041 and t/090
-        # (new) still expect a FIN after `return` and fail on the RST (see
-        # t/014). Run them by hand; wire them back once those pass:
-        #   scripts/test-matrix.sh trixie sid
-        #   scripts/test-deb.sh trixie
+        step "the trixie package: Debian's cargo, lintian, install, suite, purge (in target/rootfs/trixie)"
+        scripts/test-deb.sh trixie
     else
         echo "test.sh: not root: skipping the set-up safety test, the version matrix and the packages"
     fi

@@ -86,6 +86,11 @@ all_cases=(
     # The A/A control: the very server of sift_sni on another port. How far
     # apart two identical servers measure is this machine's noise floor.
     'sift_sni_twin|sift on; return $sift_tls_sni;|@SNI@'
+    # sift_protocol with ten user-defined signatures (five prefixes, five
+    # patterns): built-in detectors decide TLS and HTTP first, so the
+    # signatures should cost nothing there (issue #16 target: >= 0.98 x
+    # sift_protocol).
+    'sift_signatures|sift on; sift_signature game prefix=cafe0001; sift_signature legacy prefix=4c4f47 offset=4; sift_signature rpc1 prefix=52504331; sift_signature beacon prefix=be:ac:00; sift_signature probe prefix=ffff0000; sift_signature device "pattern=HELLO [A-Z0-9]{8}\\r?\\n"; sift_signature banner "pattern=(?i)hi there" min=8; sift_signature magic "pattern=\\x00\\x01[\\x00-\\x0f]"; sift_signature chat "pattern=CHAT/[0-9]\\.[0-9] "; sift_signature query "pattern=Q[A-Z]{3}:" min=5; return $sift_protocol;|tls'
     # sift_sni without its Prometheus counters (on by default): what
     # counting costs (issue target: sift_sni >= 0.99 x this).
     'sift_sni_nocount|sift on; sift_metrics_count off; return $sift_tls_sni;|@SNI@'
@@ -93,7 +98,7 @@ all_cases=(
 # sift_rules runs between its two baselines (sift_sni before, the twin
 # after; swapped in reversed rounds), so drift during a round cancels out of
 # its ratio to their mean.
-run_order="plain njs sift_protocol ssl_preread sift_sni sift_rules sift_sni_twin sift_sni_nocount sift_ja4"
+run_order="plain njs sift_protocol sift_signatures ssl_preread sift_sni sift_rules sift_sni_twin sift_sni_nocount sift_ja4"
 # name | hex file | SNI inside it
 all_payloads=(
     'chromium|bench/payloads/chromium.hex|localhost'
@@ -195,7 +200,7 @@ report() {
     # else against sift_sni alone.
     targets=('sift_sni|0.97|ssl_preread' 'sift_ja4|0.95|ssl_preread'
         'sift_protocol|0.98|ssl_preread' 'sift_rules|0.97|sift_sni+sift_sni_twin'
-        'sift_sni|0.99|sift_sni_nocount')
+        'sift_sni|0.99|sift_sni_nocount' 'sift_signatures|0.98|sift_protocol')
     for t in "${targets[@]}"; do
         IFS='|' read -r name want base_case <<< "$t"
         for p in "${payloads[@]}"; do
@@ -261,7 +266,8 @@ profile_report() {
     note "the targets again, on that ratio (- : the A/A control, no target):"
     local t name want base
     for t in 'sift_sni|0.97|ssl_preread' 'sift_ja4|0.95|ssl_preread' 'sift_protocol|0.98|ssl_preread' \
-        'sift_rules|0.97|sift_sni+sift_sni_twin' 'sift_sni_twin|-|sift_sni' 'sift_sni|0.99|sift_sni_nocount'; do
+        'sift_rules|0.97|sift_sni+sift_sni_twin' 'sift_sni_twin|-|sift_sni' 'sift_sni|0.99|sift_sni_nocount' \
+        'sift_signatures|0.98|sift_protocol'; do
         IFS='|' read -r name want base <<< "$t"
         for p in "${payloads[@]}"; do
             IFS='|' read -r pname _ _ <<< "$p"

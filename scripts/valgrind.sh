@@ -37,16 +37,17 @@ not_test_nginx=(t/012-release-build.t t/013-example-configs.t t/016-new-detector
 # The default (test command) set, within its time budget (~5 min on 2
 # cores): detection of every protocol, TLS parsing and JA4, access rules,
 # rate limits (own and shared zones), panic containment, session ends,
-# signatures, metrics, and the faults of t/090 (a backend resetting or
-# refusing, a full rate zone). Left out by default only to save time, run by FULL:
+# signatures, sift_auth_request (its HTTP calls: allow, deny, slow, down,
+# 500, cache), metrics, sift_top, and the faults of t/090 (a backend
+# resetting or refusing, a full rate zone). Left out by default only to save time, run by FULL:
 #   t/002-preread.t, t/004-multiplex.t  preread and timeouts: the same
 #       session paths as t/001 and t/014, with more waiting
 #   t/008-config-errors.t, t/011-config.t  configuration parsing (t/008's
 #       must_die blocks run without valgrind in Test::Nginx anyway)
 #   t/030-layer-example.t  the layer's example module, not sift
 quick=(t/001-protocol.t t/003-tls.t t/005-access.t t/006-ratelimit.t t/007-ratelimit-shared.t
-       t/010-panic-containment.t t/014-session-end.t t/015-signatures.t t/040-metrics.t
-       t/090-faults.t)
+       t/010-panic-containment.t t/014-session-end.t t/015-signatures.t t/018-auth-request.t
+       t/040-metrics.t t/042-top.t t/090-faults.t)
 
 mode=quick
 files=()

@@ -121,6 +121,12 @@ impl<'s> Session<'s> {
         // Datagrams of this client now reach the layer's handler.
         // SAFETY: the read event is live; nginx calls this handler with it.
         unsafe { (*(*c).read).handler = Some(held_read::<M>) };
+        // A held session must not keep a worker that is shutting down (a
+        // reload) alive: its UDP socket is the listening one, which that
+        // worker has closed, so resuming it later could only fail. Its
+        // timer becomes cancelable: the worker exits without it, and the
+        // client's retransmitted Initial reaches the new workers.
+        self.timer_cancelable::<M>();
         Ok(PhaseOutcome::Done)
     }
 

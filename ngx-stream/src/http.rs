@@ -371,8 +371,11 @@ unsafe fn send(r: *mut ngx_http_request_t, response: &Response) -> ngx_int_t {
     }
     // SAFETY: the request is live, its header filled.
     let rc = unsafe { nginx_sys::ngx_http_send_header(r) };
+    // nginx's header filter marks HEAD requests header-only; the method is
+    // checked too, so no nginx version can send a body to a HEAD.
     // SAFETY: the request is live.
-    let header_only = unsafe { (*r).header_only() } != 0;
+    let header_only =
+        unsafe { (*r).header_only() != 0 || (*r).method == nginx_sys::NGX_HTTP_HEAD as ngx_uint_t };
     if rc == NGX_ERROR as ngx_int_t || rc > NGX_OK as ngx_int_t || header_only {
         return rc;
     }

@@ -121,12 +121,13 @@ impl<'s> Session<'s> {
         // Datagrams of this client now reach the layer's handler.
         // SAFETY: the read event is live; nginx calls this handler with it.
         unsafe { (*(*c).read).handler = Some(held_read::<M>) };
-        // A held session must not keep a worker that is shutting down (a
-        // reload) alive: its UDP socket is the listening one, which that
-        // worker has closed, so resuming it later could only fail. Its
-        // timer becomes cancelable: the worker exits without it, and the
-        // client's retransmitted Initial reaches the new workers.
-        self.timer_cancelable::<M>();
+        // A worker shutting down (a reload) closes its idle connections
+        // by calling their read handler with `close` set: a held session
+        // is idle in that sense, and ends then (its UDP socket is the
+        // listening one, which that worker closes; the client's
+        // retransmitted Initial reaches the new workers).
+        // SAFETY: a flag of the live connection.
+        unsafe { (*c).set_idle(1) };
         Ok(PhaseOutcome::Done)
     }
 
@@ -172,6 +173,7 @@ pub(crate) unsafe fn resume<M: Registered>(s: *mut ngx_stream_session_t) {
                 if held.holding {
                     held.holding = false;
                     let c = session.connection_ptr();
+                    (*c).set_idle(0);
                     (*(*c).read).handler = held.read_handler;
                     if held.replayed < held.count {
                         (*c).recv = Some(replay_recv::<M>);
@@ -197,6 +199,15 @@ unsafe extern "C" fn held_read<M: Registered>(ev: *mut ngx_event_t) {
         let c = (*ev).data as *mut ngx_connection_t;
         (c, (*c).data as *mut ngx_stream_session_t)
     };
+    // The worker is shutting down (ngx_close_idle_connections): end the
+    // session quietly rather than keep it, or resume it, on a socket that
+    // worker is closing.
+    // SAFETY: the live connection's flag.
+    if unsafe { (*c).close() } != 0 {
+        // SAFETY: the session is live and no handle of it exists.
+        unsafe { nginx_sys::ngx_stream_finalize_session(s, nginx_sys::NGX_STREAM_OK as usize) };
+        return;
+    }
     let action = {
         // SAFETY: the session is live while its connection gets events.
         let Some(session) = (unsafe { Session::from_raw(s) }) else {

@@ -319,16 +319,6 @@ impl<'s> Session<'s> {
         Ok(())
     }
 
-    /// Marks module `M`'s timer cancelable: a worker shutting down (a
-    /// reload) exits without waiting for it.
-    pub(crate) fn timer_cancelable<M: Registered>(&self) {
-        if let Some(state) = self.state::<M>() {
-            // The event is only reached through the cell's pointer.
-            // SAFETY: a plain flag write on the live event.
-            unsafe { (*state.timer.get()).set_cancelable(1) };
-        }
-    }
-
     /// Cancels module `M`'s timer if it is armed.
     pub fn disarm_timer<M: Registered>(&self) {
         if let Some(state) = self.state::<M>() {

@@ -19,7 +19,7 @@ use lib 't/lib';
 use SiftTest ();
 
 my ($module) = grep { /ngx_stream_sift_module\.so$/ } split ' ', ($ENV{TEST_NGINX_LOAD_MODULES} // '');
-plan skip_all => 'TEST_NGINX_LOAD_MODULES names no sift module' unless $module;
+BAIL_OUT('TEST_NGINX_LOAD_MODULES names no sift module (run through scripts/prove.sh)') unless $module;
 for my $tool (qw(curl openssl ssh ssh-keygen psql redis-cli redis-server mosquitto mosquitto_pub
                  mosquitto_sub runuser)) {
     my $found = grep { -x "$_/$tool" } split /:/, "$ENV{PATH}:/usr/sbin:/usr/bin";

@@ -16,7 +16,7 @@ use lib 't/lib';
 use SiftTest ();
 
 my ($module) = grep { /ngx_stream_sift_module\.so$/ } split ' ', ($ENV{TEST_NGINX_LOAD_MODULES} // '');
-plan skip_all => 'TEST_NGINX_LOAD_MODULES names no sift module' unless $module;
+BAIL_OUT('TEST_NGINX_LOAD_MODULES names no sift module (run through scripts/prove.sh)') unless $module;
 for my $tool (qw(curl openssl)) {
     BAIL_OUT("$tool is not installed (scripts/install-deps.sh installs it)")
         unless grep { -x "$_/$tool" } split /:/, $ENV{PATH};

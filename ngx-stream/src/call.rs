@@ -115,6 +115,7 @@ impl<'s> Session<'s> {
         let name = self.pool_copy(spec.peer.to_string().as_bytes())?;
         // SAFETY: all-zero is a valid sockaddr_in6 and peer connection.
         let (mut sockaddr, peer): (libc::sockaddr_in6, ngx_peer_connection_t) =
+            // SAFETY: see the comment above this statement.
             unsafe { (core::mem::zeroed(), core::mem::zeroed()) };
         let socklen = write_sockaddr(&spec.peer, &mut sockaddr);
         let state = CallState {

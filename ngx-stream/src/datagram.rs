@@ -136,8 +136,9 @@ impl<'s> Session<'s> {
     pub fn held_datagrams<M: Registered>(&self) -> impl Iterator<Item = &'s [u8]> {
         let held = self.held_state::<M>();
         let (datagrams, count) = match held {
-            // SAFETY: a held pointer is a live Held in the session's pool;
+            // a held pointer is a live Held in the session's pool;
             // only its kept (pointer, length) pairs are copied out here.
+            // SAFETY: for the reasons just above.
             Some(held) => unsafe { (held.as_ref().datagrams, held.as_ref().count) },
             None => ([(ptr::null(), 0); MAX_HELD_DATAGRAMS], 0),
         };

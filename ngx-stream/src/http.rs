@@ -56,8 +56,9 @@ pub unsafe trait HttpRegistered: HttpModule {
 
     /// The module's index into http configuration arrays.
     fn ctx_index() -> usize {
-        // SAFETY: module() is our registered, static ngx_module_t; nginx
+        // module() is our registered, static ngx_module_t; nginx
         // writes ctx_index once, before any of our handlers run.
+        // SAFETY: for the reasons just above.
         unsafe { (*Self::module()).ctx_index }
     }
 }
@@ -111,8 +112,9 @@ unsafe extern "C" fn create_loc_conf<M: HttpRegistered>(cf: *mut ngx_conf_t) -> 
     // SAFETY: nginx passes a live conf.
     let log = unsafe { conf_log_handle(cf) };
     contain(M::NAME, log, "create_loc_conf", ptr::null_mut, || {
-        // SAFETY: cf->pool lives as long as the configuration cycle; the
+        // cf->pool lives as long as the configuration cycle; the
         // value needs no drop (asserted above).
+        // SAFETY: for the reasons just above.
         unsafe { pool_place((*cf).pool, M::LocConf::default()) }
             .map_or(ptr::null_mut(), |conf| conf.as_ptr().cast())
     })
@@ -375,6 +377,7 @@ unsafe fn send(r: *mut ngx_http_request_t, response: &Response) -> ngx_int_t {
     // checked too, so no nginx version can send a body to a HEAD.
     // SAFETY: the request is live.
     let header_only =
+        // SAFETY: see the comment above this statement.
         unsafe { (*r).header_only() != 0 || (*r).method == nginx_sys::NGX_HTTP_HEAD as ngx_uint_t };
     if rc == NGX_ERROR as ngx_int_t || rc > NGX_OK as ngx_int_t || header_only {
         return rc;

@@ -107,8 +107,9 @@ pub unsafe trait Registered: StreamModule {
     /// The module's index into stream context arrays, assigned by nginx
     /// before any configuration handler runs.
     fn ctx_index() -> usize {
-        // SAFETY: module() is our registered, static ngx_module_t; nginx
+        // module() is our registered, static ngx_module_t; nginx
         // writes ctx_index once, before any of our handlers run.
+        // SAFETY: for the reasons just above.
         unsafe { (*Self::module()).ctx_index }
     }
 }
@@ -237,8 +238,9 @@ pub(crate) unsafe fn add_drop_cleanup<M: StreamModule, T>(
             "pool cleanup",
             || (),
             || {
-                // SAFETY: registered below for exactly this initialised T,
+                // registered below for exactly this initialised T,
                 // and pool cleanups run once.
+                // SAFETY: for the reasons just above.
                 unsafe { ptr::drop_in_place(data as *mut T) }
             },
         )

@@ -144,8 +144,9 @@ pub trait PreContentHandler: 'static {
 
 unsafe extern "C" fn pre_content_trampoline<H: PreContentHandler>(s: *mut ngx_stream_session_t) {
     let (outcome, content) = {
-        // SAFETY: nginx calls content handlers with a live session; the
+        // nginx calls content handlers with a live session; the
         // handle ends with this block.
+        // SAFETY: for the reasons just above.
         let Some(session) = (unsafe { Session::from_raw(s) }) else {
             return;
         };
@@ -161,8 +162,9 @@ unsafe extern "C" fn pre_content_trampoline<H: PreContentHandler>(s: *mut ngx_st
     };
     let status = match outcome {
         PhaseOutcome::Continue | PhaseOutcome::SkipPhase => match content {
-            // SAFETY: the server's own content handler, called as the
+            // the server's own content handler, called as the
             // content phase would, with no handle of the session left.
+            // SAFETY: for the reasons just above.
             Some(content) => return unsafe { content(s) },
             None => nginx_sys::NGX_STREAM_INTERNAL_SERVER_ERROR,
         },
@@ -195,8 +197,9 @@ impl Conf<'_> {
     pub fn add_phase_handler<H: PhaseHandler>(&self) -> Result<()> {
         let cmcf = self.core_main_conf()?;
         let handlers = &mut cmcf.phases[H::PHASE.index()].handlers;
-        // SAFETY: the core module made each phase's handler array in its
+        // the core module made each phase's handler array in its
         // preconfiguration, in the conf pool.
+        // SAFETY: for the reasons just above.
         let slot = unsafe { ngx_array_push(handlers) } as *mut ngx_stream_handler_pt;
         if slot.is_null() {
             return Err(Error::NoMemory);

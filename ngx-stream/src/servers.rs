@@ -107,8 +107,9 @@ unsafe fn first_listen(
     cscf: *mut ngx_stream_core_srv_conf_t,
     _ctx: *mut ngx_stream_conf_ctx_t,
 ) -> Option<String> {
-    // SAFETY: ports is null or an array of ngx_stream_conf_port_t, each
+    // ports is null or an array of ngx_stream_conf_port_t, each
     // with an array of ngx_stream_conf_addr_t, made by the core module.
+    // SAFETY: for the reasons just above.
     unsafe {
         let ports = cmcf.ports.as_ref()?;
         for port in ports.as_slice::<nginx_sys::ngx_stream_conf_port_t>() {

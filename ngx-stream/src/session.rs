@@ -308,8 +308,9 @@ impl<'s> Session<'s> {
         let event = state.timer.get();
         // The event lives in the session's pool until the cleanup above
         // deletes it from the timer tree and the pool goes.
-        // SAFETY: so nginx may keep its address; no Rust reference to the
+        // so nginx may keep its address; no Rust reference to the
         // event exists (it is only reached through the cell's pointer).
+        // SAFETY: for the reasons just above.
         unsafe {
             (*event).data = self.as_ptr().cast();
             (*event).log = self.connection().log;

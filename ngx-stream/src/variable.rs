@@ -63,6 +63,7 @@ impl Conf<'_> {
             };
             // SAFETY: the conf is live; nginx copies the name into cf->pool.
             let var =
+                // SAFETY: see the comment above this statement.
                 unsafe { ngx_stream_add_variable(self.as_ptr(), &mut name, spec.flags as usize) };
             if var.is_null() {
                 // nginx logs a conflicting definition itself.

@@ -515,8 +515,9 @@ impl<'a> Engine<'a> {
     fn close(&mut self, i: usize) {
         let slot = &mut self.slots[i];
         if slot.fd >= 0 {
-            // SAFETY: the fd is open and owned by this slot; closing it also
+            // The fd is open and owned by this slot; closing it also
             // removes it from the epoll set.
+            // SAFETY: for the reasons just above.
             unsafe { libc::close(slot.fd) };
             slot.fd = -1;
         }

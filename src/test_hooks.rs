@@ -21,3 +21,35 @@ impl VariableSet for TestHookVariables {
 fn panicking_variable<'s>(_session: &Session<'s>) -> Result<VariableValue<'s>> {
     panic!("$sift_test_panic evaluated")
 }
+
+/// `sift_test_echo_body;` (location): answers with the request body it was
+/// given, to test the layer's body reading (`ContentHandler::MAX_BODY`).
+pub struct EchoBodyDirective;
+
+impl ngx_stream::http::LocationDirective for EchoBodyDirective {
+    type Module = crate::http::SiftHttp;
+    fn set(cf: &ngx_stream::Conf<'_>, _conf: &mut crate::http::SiftLocConf) -> Result<()> {
+        cf.set_content_handler::<EchoBody>()
+    }
+}
+
+/// Echoes bodies of at most 64 bytes.
+pub struct EchoBody;
+
+impl ngx_stream::http::ContentHandler for EchoBody {
+    type Module = crate::http::SiftHttp;
+    const NAME: &'static str = "sift_test_echo_body handler";
+    const MAX_BODY: usize = 64;
+
+    fn handle(request: &ngx_stream::http::Request<'_>) -> ngx_stream::http::Response {
+        let mut body = request.method().to_vec();
+        body.extend_from_slice(b" ");
+        body.extend_from_slice(request.body());
+        body.push(b'\n');
+        ngx_stream::http::Response {
+            status: 200,
+            content_type: "text/plain",
+            body,
+        }
+    }
+}

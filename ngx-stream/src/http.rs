@@ -1,8 +1,9 @@
 //! A small http side for a module that also serves a few locations of its
 //! own (a status page, an API) from the same shared object: an http
 //! module with a location configuration, location directives, and content
-//! handlers that answer a request with one complete response (the request
-//! body, if any, is discarded).
+//! handlers that answer a request with one complete response. A handler
+//! that declares [`ContentHandler::MAX_BODY`] gets the request body whole,
+//! read by nginx's own body reader; any other handler's body is discarded.
 //!
 //! `ngx` 0.5.1 has an http module trait, but its default configuration
 //! callbacks do not contain panics and allocate through a `Pool` that does
@@ -227,8 +228,22 @@ pub trait ContentHandler: 'static {
     type Module: HttpRegistered;
     /// Names the handler in logs.
     const NAME: &'static str;
+    /// The largest request body the handler reads, in bytes; `0` (the
+    /// default) discards any body. A larger body, or one nginx had to spill
+    /// to a temporary file (over `client_body_buffer_size`), is answered
+    /// with [`ContentHandler::too_large`] and the handler is not called.
+    const MAX_BODY: usize = 0;
     /// Answers one request.
     fn handle(request: &Request<'_>) -> Response;
+    /// The answer to a body over [`ContentHandler::MAX_BODY`] (or over
+    /// `client_body_buffer_size`).
+    fn too_large(limit: usize) -> Response {
+        Response {
+            status: 413,
+            content_type: "text/plain",
+            body: format!("413 request body over {limit} bytes\n").into_bytes(),
+        }
+    }
 }
 
 /// What a content handler answers.
@@ -266,6 +281,7 @@ impl Conf<'_> {
 /// A request while its content handler runs.
 pub struct Request<'r> {
     raw: NonNull<ngx_http_request_t>,
+    body: &'r [u8],
     _lifetime: PhantomData<&'r ngx_http_request_t>,
 }
 
@@ -296,6 +312,12 @@ impl<'r> Request<'r> {
     /// The query string, undecoded (`$args`).
     pub fn args(&self) -> &'r [u8] {
         str_bytes(&self.raw().args)
+    }
+
+    /// The request body, whole (empty when there is none, or when the
+    /// handler's [`ContentHandler::MAX_BODY`] is `0`).
+    pub fn body(&self) -> &'r [u8] {
+        self.body
     }
 
     /// The request's log.
@@ -336,21 +358,114 @@ unsafe extern "C" fn content_trampoline<H: ContentHandler>(
 /// # Safety
 /// `r` is the live request nginx passed to the content handler.
 unsafe fn content<H: ContentHandler>(r: *mut ngx_http_request_t) -> ngx_int_t {
-    let raw = NonNull::new(r).expect("nginx passes a request");
-    // The handlers answer from what the request line says: the body, if
-    // any, is read and dropped (as nginx's stub_status does).
+    if H::MAX_BODY == 0 {
+        // The handler answers from what the request line says: the body,
+        // if any, is read and dropped (as nginx's stub_status does).
+        // SAFETY: a live request.
+        let rc = unsafe { nginx_sys::ngx_http_discard_request_body(r) };
+        if rc != NGX_OK as ngx_int_t {
+            return rc;
+        }
+        // SAFETY: a live request, whose header has not been sent.
+        return unsafe { answer::<H>(r, &[]) };
+    }
     // SAFETY: a live request.
-    let rc = unsafe { nginx_sys::ngx_http_discard_request_body(r) };
-    if rc != NGX_OK as ngx_int_t {
+    let declared = unsafe { (*r).headers_in.content_length_n };
+    if declared > H::MAX_BODY as nginx_sys::off_t {
+        // Refused before a byte of it is buffered.
+        // SAFETY: a live request.
+        let rc = unsafe { nginx_sys::ngx_http_discard_request_body(r) };
+        if rc != NGX_OK as ngx_int_t {
+            return rc;
+        }
+        // SAFETY: a live request, whose header has not been sent.
+        return unsafe { send(r, &H::too_large(H::MAX_BODY)) };
+    }
+    // One buffer in memory when the body fits client_body_buffer_size;
+    // a body nginx spills to a file is refused in body_read.
+    // SAFETY: a live request.
+    unsafe { (*r).set_request_body_in_single_buf(1) };
+    // SAFETY: a live request; body_read::<H> is called once the body is
+    // whole (possibly before this returns), with r->main->count raised.
+    let rc = unsafe { nginx_sys::ngx_http_read_client_request_body(r, Some(body_read::<H>)) };
+    if rc >= nginx_sys::NGX_HTTP_SPECIAL_RESPONSE as ngx_int_t {
         return rc;
     }
+    // body_read finalizes the request.
+    nginx_sys::NGX_DONE as ngx_int_t
+}
+
+/// Calls the handler with `body` and sends its response.
+///
+/// # Safety
+/// `r` is a live request whose header has not been sent.
+unsafe fn answer<H: ContentHandler>(r: *mut ngx_http_request_t, body: &[u8]) -> ngx_int_t {
     let request = Request {
-        raw,
+        raw: NonNull::new(r).expect("nginx passes a request"),
+        body,
         _lifetime: PhantomData,
     };
     let response = H::handle(&request);
-    // SAFETY: the request is live.
+    // SAFETY: the request is live, its header not sent.
     unsafe { send(r, &response) }
+}
+
+/// nginx's body reader calls this once the whole body is read.
+unsafe extern "C" fn body_read<H: ContentHandler>(r: *mut ngx_http_request_t) {
+    // SAFETY: nginx calls body handlers with a live request.
+    let log = unsafe { Log::from_raw((*(*r).connection).log) };
+    let rc = contain(
+        H::Module::NAME,
+        log,
+        H::NAME,
+        || nginx_sys::NGX_HTTP_INTERNAL_SERVER_ERROR as ngx_int_t,
+        || {
+            // SAFETY: the request is live; nginx's body reader filled
+            // r->request_body (or left it null for no body).
+            match unsafe { body_bytes(r, H::MAX_BODY) } {
+                // SAFETY: the request is live, its header not sent.
+                Some(body) => unsafe { answer::<H>(r, &body) },
+                // SAFETY: as above.
+                None => unsafe { send(r, &H::too_large(H::MAX_BODY)) },
+            }
+        },
+    );
+    // Balances the count ngx_http_read_client_request_body raised.
+    // SAFETY: a live request, finalized once here.
+    unsafe { nginx_sys::ngx_http_finalize_request(r, rc) };
+}
+
+/// The body's bytes, or `None` when it is over `max` or (part of it) in a
+/// temporary file.
+///
+/// # Safety
+/// `r` is a live request whose body nginx has read.
+unsafe fn body_bytes(r: *mut ngx_http_request_t, max: usize) -> Option<Vec<u8>> {
+    // SAFETY: a live request; request_body is null or nginx's.
+    let Some(request_body) = (unsafe { (*r).request_body.as_ref() }) else {
+        return Some(Vec::new());
+    };
+    let mut body = Vec::new();
+    let mut link = request_body.bufs;
+    // SAFETY: nginx's chain links and buffers, live with the request.
+    while let Some(chain) = unsafe { link.as_ref() } {
+        // SAFETY: as above.
+        if let Some(buf) = unsafe { chain.buf.as_ref() } {
+            if buf.in_file() != 0 {
+                return None;
+            }
+            let len = (buf.last as usize).saturating_sub(buf.pos as usize);
+            if body.len() + len > max {
+                return None;
+            }
+            if len > 0 {
+                // SAFETY: a memory buffer holds len bytes at pos.
+                body.extend_from_slice(unsafe { core::slice::from_raw_parts(buf.pos, len) });
+            }
+        }
+        link = chain.next;
+    }
+    Some(body)
 }
 
 /// Sends `response` whole: status, headers, body.

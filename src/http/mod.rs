@@ -132,8 +132,16 @@ impl ContentHandler for MetricsPage {
     }
 }
 
-static HTTP_COMMANDS: command::CommandTable<2> = command::CommandTable::new([
+/// The directives, plus the test-only ones in a test-hooks build.
+const HTTP_COMMAND_COUNT: usize = if cfg!(feature = "test-hooks") { 3 } else { 2 };
+
+static HTTP_COMMANDS: command::CommandTable<HTTP_COMMAND_COUNT> = command::CommandTable::new([
     http::location_directive::<SiftMetrics>(c"sift_metrics", http::LOCATION | NOARGS),
+    #[cfg(feature = "test-hooks")]
+    http::location_directive::<crate::test_hooks::EchoBodyDirective>(
+        c"sift_test_echo_body",
+        http::LOCATION | NOARGS,
+    ),
     command::END,
 ]);
 

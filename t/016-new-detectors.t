@@ -11,42 +11,18 @@ use warnings;
 use Test::More;
 use lib 't/lib';
 use SiftTest ();
-use File::Temp qw(tempdir);
+use SiftNginx qw(free_port slurp);
 use IO::Socket::INET;
 use JSON::PP qw(decode_json);
 use Time::HiRes qw(sleep time);
 
-my ($module) = grep { /ngx_stream_sift_module\.so$/ } split ' ', ($ENV{TEST_NGINX_LOAD_MODULES} // '');
-BAIL_OUT('TEST_NGINX_LOAD_MODULES names no sift module (run through scripts/prove.sh)') unless $module;
-for my $tool (qw(dig logger)) {
-    my $found = grep { -x "$_/$tool" } split /:/, "$ENV{PATH}:/usr/sbin:/usr/bin";
-    BAIL_OUT("$tool is not installed (scripts/install-deps.sh installs it)") unless $found;
-}
-my $nginx = $ENV{TEST_NGINX_BINARY} || '/usr/sbin/nginx';
-my $dir = tempdir('sift-detectors-XXXX', TMPDIR => 1, CLEANUP => 1);
-mkdir "$dir/logs";
-
-sub free_port {
-    my $sock = IO::Socket::INET->new(Listen => 1, LocalAddr => '127.0.0.1', LocalPort => 0)
-        or die "no free port: $!";
-    return $sock->sockport;
-}
-
-sub slurp {
-    my ($path) = @_;
-    open my $fh, '<', $path or return '';
-    local $/;
-    return <$fh>;
-}
+SiftNginx::require_tools(qw(dig logger));
+my $nginx = SiftNginx->new('detectors');
+my $dir = $nginx->prefix;
 
 my %port = map { $_ => free_port() } qw(sift proxied);
-open my $conf, '>', "$dir/nginx.conf" or die $!;
-print $conf <<"CONF";
-load_module /usr/lib/nginx/modules/ngx_stream_module.so;
-load_module $module;
+$nginx->write_conf(<<"CONF");
 worker_processes 1;
-error_log $dir/logs/error.log info;
-pid $dir/nginx.pid;
 events {}
 stream {
     log_format detected '\$sift_protocol';
@@ -65,12 +41,7 @@ stream {
     }
 }
 CONF
-close $conf;
-system($nginx, '-p', $dir, '-c', "$dir/nginx.conf") == 0
-    or BAIL_OUT("nginx did not start:\n" . slurp("$dir/logs/error.log"));
-END { system($nginx, '-p', $dir, '-c', "$dir/nginx.conf", '-s', 'stop') if $dir && -e "$dir/nginx.pid" }
-my $deadline = time + 10;
-sleep 0.05 until IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port{sift}) || time > $deadline;
+$nginx->start($port{sift});
 
 # One connection: send `bytes`, read sift's answer (the protocol) to the end.
 sub classify {

@@ -9,39 +9,18 @@
 use strict;
 use warnings;
 use Test::More;
-use File::Temp qw(tempdir);
 use IO::Socket::INET;
 use Time::HiRes qw(sleep time);
 use lib 't/lib';
-use SiftTest ();
+use SiftNginx qw(free_port slurp);
 
-my ($module) = grep { /ngx_stream_sift_module\.so$/ } split ' ', ($ENV{TEST_NGINX_LOAD_MODULES} // '');
-BAIL_OUT('TEST_NGINX_LOAD_MODULES names no sift module (run through scripts/prove.sh)') unless $module;
-for my $tool (qw(curl openssl)) {
-    BAIL_OUT("$tool is not installed (scripts/install-deps.sh installs it)")
-        unless grep { -x "$_/$tool" } split /:/, $ENV{PATH};
-}
+SiftNginx::require_tools(qw(curl openssl));
 my $python = '/usr/bin/python3';
 BAIL_OUT('prometheus_client is not installed (scripts/install-deps.sh test installs python3-prometheus-client)')
     unless system("$python -c 'import prometheus_client.parser' 2>/dev/null") == 0;
 
-my $nginx = $ENV{TEST_NGINX_BINARY} || '/usr/sbin/nginx';
-my $dir = tempdir('sift-metrics-XXXX', TMPDIR => 1, CLEANUP => 1);
-chmod 0755, $dir;
-mkdir "$dir/logs";
-
-sub free_port {
-    my $sock = IO::Socket::INET->new(Listen => 1, LocalAddr => '127.0.0.1', LocalPort => 0)
-        or die "no free port: $!";
-    return $sock->sockport;
-}
-
-sub slurp {
-    my ($path) = @_;
-    open my $fh, '<', $path or return '';
-    local $/;
-    return <$fh>;
-}
+my $nginx = SiftNginx->new('metrics');
+my $dir = $nginx->prefix;
 
 # What a stream server answered curl (HTTP/0.9: its bytes as they are).
 # curl's own complaints go to stderr and are dropped: on nginx >= 1.25.5 a
@@ -59,18 +38,10 @@ sub capture {
 }
 
 my %port = map { $_ => free_port() } qw(plain named deny http);
-$port{udp} = do {
-    my $sock = IO::Socket::INET->new(Proto => 'udp', LocalAddr => '127.0.0.1', LocalPort => 0)
-        or die "no free udp port: $!";
-    $sock->sockport;
-};
+$port{udp} = free_port('udp');
 
-open my $conf, '>', "$dir/nginx.conf" or die;
-print $conf <<"CONF";
-${\ SiftTest::stream_load_line()}load_module $module;
+$nginx->write_conf(<<"CONF");
 worker_processes 2;
-error_log $dir/logs/error.log info;
-pid $dir/logs/nginx.pid;
 events {}
 stream {
     sift_rate_zone \$binary_remote_addr zone=perip:1m rate=1r/m;
@@ -108,13 +79,8 @@ http {
     }
 }
 CONF
-close $conf;
-
-my ($rc, $out) = capture("$nginx -p $dir -c $dir/nginx.conf");
-BAIL_OUT("nginx did not start: $out" . slurp("$dir/logs/error.log")) if $rc;
-END { system("$nginx -p $dir -c $dir/nginx.conf -s stop 2>/dev/null") if $dir && -e "$dir/logs/nginx.pid" }
-my $deadline = time + 10;
-sleep 0.1 until IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port{http}) || time > $deadline;
+$nginx->start($port{http});
+my ($rc, $out);
 
 like(slurp("$dir/logs/error.log"), qr/\[notice\] .*sift_metrics: \d+ series in \d+ bytes of the zone/,
      'the metrics zone logs its capacity when created');
@@ -212,15 +178,8 @@ is($out, '405', 'POST /metrics is 405');
 
 # --- reload -----------------------------------------------------------------
 
-($rc, $out) = capture("$nginx -p $dir -c $dir/nginx.conf -s reload");
+($rc, $out) = $nginx->reload;
 is($rc, 0, 'nginx -s reload') or diag $out;
-# Old workers finish; new ones take the listening sockets.
-$deadline = time + 10;
-while (time < $deadline) {
-    last if grep { /gracefully shutting down/ } split /\n/, slurp("$dir/logs/error.log");
-    sleep 0.1;
-}
-sleep 0.5;
 is(answer($port{plain}), "http\n", 'after the reload, one more http session');
 sleep 0.3;
 $m = parse(scrape());
@@ -231,21 +190,13 @@ has($m, q{sift_rate_total{status="passed",zone="perip"} 2}, 'rate zone counters 
 
 sub reload_and_wait {
     my ($what) = @_;
-    my $before = () = slurp("$dir/logs/error.log") =~ /gracefully shutting down/g;
-    my ($rc, $out) = capture("$nginx -p $dir -c $dir/nginx.conf -s reload");
+    my ($rc, $out) = $nginx->reload;
     is($rc, 0, "nginx -s reload ($what)") or diag $out;
-    my $deadline = time + 10;
-    while (time < $deadline) {
-        my $now = () = slurp("$dir/logs/error.log") =~ /gracefully shutting down/g;
-        last if $now > $before;
-        sleep 0.1;
-    }
-    sleep 0.5;
 }
 
 my $text_conf = slurp("$dir/nginx.conf");
 $text_conf =~ s/zone=perip:1m/zone=perip:2m/ or die;
-open $conf, '>', "$dir/nginx.conf" or die;
+open my $conf, '>', "$dir/nginx.conf" or die;
 print $conf $text_conf;
 close $conf;
 reload_and_wait('perip 1m -> 2m');

@@ -6,6 +6,7 @@ pub mod access;
 pub mod auth;
 pub mod auth_cache;
 pub mod datagram;
+pub mod list;
 pub mod metrics;
 pub mod protocol;
 pub mod quic;

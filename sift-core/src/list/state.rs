@@ -17,7 +17,7 @@
 use core::fmt;
 use std::collections::HashSet;
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use super::{canonical_key, Entry, ListKind, VALUE_MAX};
@@ -56,6 +56,11 @@ fn hex(bytes: &[u8]) -> String {
     out
 }
 
+fn push_json_string(out: &mut String, text: &str) {
+    // Serialising a &str cannot fail.
+    out.push_str(&serde_json::to_string(text).unwrap_or_else(|_| String::from("\"\"")));
+}
+
 fn header_line(kind: ListKind) -> String {
     format!("{MAGIC} {VERSION} type={}\n", kind.name())
 }
@@ -64,12 +69,12 @@ fn header_line(kind: ListKind) -> String {
 pub fn encode(kind: ListKind, entries: &[Entry]) -> Vec<u8> {
     let mut out = header_line(kind);
     for entry in entries {
-        let mut object = Map::new();
-        object.insert("key".into(), Value::String(entry.key.clone()));
-        object.insert("value".into(), Value::String(entry.value.clone()));
-        object.insert("expires".into(), Value::from(entry.expires_at_ms));
-        out.push_str(&Value::Object(object).to_string());
-        out.push('\n');
+        // Written by hand for the field order; the strings are serde_json's.
+        out.push_str("{\"key\":");
+        push_json_string(&mut out, &entry.key);
+        out.push_str(",\"value\":");
+        push_json_string(&mut out, &entry.value);
+        out.push_str(&format!(",\"expires\":{}}}\n", entry.expires_at_ms));
     }
     let digest = Sha256::digest(out.as_bytes());
     out.push_str(&format!("end {} sha256={}\n", entries.len(), hex(&digest)));
@@ -265,6 +270,24 @@ mod tests {
         assert_eq!(decode(&bytes, ListKind::Ip).unwrap(), sample());
         let empty = encode(ListKind::String, &[]);
         assert_eq!(decode(&empty, ListKind::String).unwrap(), vec![]);
+    }
+
+    #[test]
+    fn reads_the_documented_format() {
+        // Bytes as a state file holds them (also fuzz/seeds/list_state/ip).
+        let file = concat!(
+            "sift-list-state 1 type=ip\n",
+            "{\"key\":\"10.0.0.0/8\",\"value\":\"block\",\"expires\":0}\n",
+            "{\"key\":\"192.0.2.1\",\"value\":\"line\\nbreak \\\"quoted\\\" é\",\"expires\":1767225600000}\n",
+            "{\"key\":\"2001:db8::/32\",\"value\":\"\",\"expires\":18446744073709551615}\n",
+        );
+        let sum = hex(&Sha256::digest(file.as_bytes()));
+        let file = format!("{file}end 3 sha256={sum}\n");
+        assert_eq!(decode(file.as_bytes(), ListKind::Ip).unwrap(), sample());
+        assert_eq!(
+            String::from_utf8(encode(ListKind::Ip, &sample())).unwrap(),
+            file
+        );
     }
 
     fn fails(bytes: &[u8], kind: ListKind) -> StateError {

@@ -568,3 +568,18 @@ fn lookup_cost() {
     assert_eq!(hits, 2 * rounds as usize);
     eprintln!("lookup: ip (3 prefix lengths) {ip_ns} ns, string {string_ns} ns");
 }
+
+#[test]
+fn four_byte_lookup_keys_are_raw_ipv4() {
+    // "::25" is both an IPv6 text and 4 raw bytes (58.58.50.53): 4 bytes
+    // are $binary_remote_addr. lookup_ip takes the address itself.
+    let mut buffer = region(64 << 10);
+    let mut table = ListTable::init(bytes(&mut buffer), ListKind::Ip).unwrap();
+    table
+        .apply(&[upsert("::25", "v6"), upsert("58.58.50.53", "v4")], 0)
+        .unwrap();
+    assert_eq!(get(&table, "::25"), Some("v4"));
+    let v6: core::net::IpAddr = "::25".parse().unwrap();
+    assert_eq!(table.lookup_ip(v6, 0), Some(&b"v6"[..]));
+    assert_eq!(get(&table, "0:0::25"), Some("v6"));
+}

@@ -11,6 +11,7 @@ mod conf;
 mod directives;
 mod enforce;
 mod http;
+mod list;
 mod metrics;
 mod module;
 mod preread;

@@ -42,6 +42,7 @@ impl StreamModule for Sift {
         cf.add_phase_handler::<Preread>()?;
         cf.add_phase_handler::<crate::metrics::CountSession>()?;
         crate::metrics::register_servers(cf)?;
+        crate::list::check_uses(cf)?;
         crate::startup::check(cf)?;
         // Rules run before each server's content handler, so they see what
         // every preread handler found.
@@ -104,9 +105,9 @@ pub struct SiftCtx {
 const SRV: ngx_stream::ffi::ngx_uint_t = command::STREAM | command::SERVER;
 
 #[cfg(not(feature = "test-hooks"))]
-const COMMAND_COUNT: usize = 19;
+const COMMAND_COUNT: usize = 21;
 #[cfg(feature = "test-hooks")]
-const COMMAND_COUNT: usize = 20;
+const COMMAND_COUNT: usize = 22;
 
 static COMMANDS: CommandTable<COMMAND_COUNT> = CommandTable::new([
     // sift on | off;  (default off)
@@ -144,6 +145,16 @@ static COMMANDS: CommandTable<COMMAND_COUNT> = CommandTable::new([
     command::directive::<SiftAuthRequestFail>(c"sift_auth_request_fail", SRV | command::TAKE1),
     command::directive::<SiftAuthRequestCache>(c"sift_auth_request_cache", SRV | command::TAKE123),
     command::directive::<crate::top::SiftTop>(c"sift_top", SRV | command::TAKE123),
+    // sift_list_zone zone=NAME:SIZE [type=string|ip] [timeout=TIME] [state=FILE];
+    command::main_directive::<crate::list::SiftListZone>(
+        c"sift_list_zone",
+        command::STREAM | command::ONE_OR_MORE,
+    ),
+    // sift_list KEY $variable zone=NAME;
+    command::main_directive::<crate::list::SiftList>(
+        c"sift_list",
+        command::STREAM | command::TAKE3,
+    ),
     command::flag(
         c"sift_metrics_count",
         SRV,

@@ -244,6 +244,28 @@ impl<'a> Conf<'a> {
         nginx_sys::ngx_msec_t::try_from(parsed).map_err(|_| self.invalid_value(text))
     }
 
+    /// A file name as nginx resolves it: relative names against the prefix
+    /// (`-p`, e.g. `/usr/share/nginx/`), as `ngx_conf_full_name` does.
+    pub fn full_name(&self, name: &[u8]) -> Vec<u8> {
+        if name.starts_with(b"/") {
+            return name.to_vec();
+        }
+        // While parsing, cf->cycle is the cycle being configured; its prefix
+        // is len bytes at data (ending in '/'), set from the command line.
+        // SAFETY: so both are live for the call.
+        let prefix = unsafe {
+            let cycle = &*(*self.as_ptr()).cycle;
+            if cycle.prefix.data.is_null() {
+                &[][..]
+            } else {
+                core::slice::from_raw_parts(cycle.prefix.data, cycle.prefix.len)
+            }
+        };
+        let mut full = prefix.to_vec();
+        full.extend_from_slice(name);
+        full
+    }
+
     /// Copies `bytes` into the configuration's pool, to live as long as
     /// the configuration (for nginx structures that keep a pointer).
     pub(crate) fn pool_copy(&self, bytes: &[u8]) -> Result<&'a [u8]> {

@@ -336,6 +336,26 @@ impl<'r> Request<'r> {
         // SAFETY: so it is null or a live M::LocConf for the request's life.
         unsafe { (*loc_conf.add(M::ctx_index()) as *const M::LocConf).as_ref() }
     }
+
+    /// The name of the request's location as written (`/sift/`, or a
+    /// regex location's pattern), for paths below a prefix.
+    pub fn location_name(&self) -> &'r [u8] {
+        let loc_conf = self.raw().loc_conf;
+        if loc_conf.is_null() {
+            return &[];
+        }
+        // loc_conf holds every http module's location conf, the core
+        // module's (at its ctx_index, set once at startup) an
+        // ngx_http_core_loc_conf_t whose name lives in the configuration's
+        // pool, longer than the request.
+        // SAFETY: so it is null or live for 'r.
+        unsafe {
+            let index = nginx_sys::ngx_http_core_module.ctx_index;
+            (*loc_conf.add(index) as *const ngx_http_core_loc_conf_t)
+                .as_ref()
+                .map_or(&[], |clcf| str_bytes(&clcf.name))
+        }
+    }
 }
 
 unsafe extern "C" fn content_trampoline<H: ContentHandler>(

@@ -51,7 +51,7 @@ pub use phase::{Phase, PhaseHandler, PhaseOutcome, PreContentHandler, SavedConte
 pub use servers::StreamServer;
 pub use session::{Session, SessionBytes};
 pub use shm::{Declared, SharedRegion, ZoneKind, ZoneMemory, ZoneRef, ZoneTag};
-pub use variable::{VariableSet, VariableSpec, VariableValue};
+pub use variable::{DataVariable, VariableSet, VariableSpec, VariableValue};
 
 /// nginx's C API as bindgen made it (`nginx-sys`), for constants such as
 /// `NGX_LOG_ERR` and `NGX_STREAM_FORBIDDEN`.

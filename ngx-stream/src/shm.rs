@@ -219,6 +219,13 @@ impl ZoneMemory {
         None
     }
 
+    /// True while `nginx -t` reads the configuration: zones are mapped and
+    /// initialised, but nothing outside nginx should change.
+    pub fn is_config_test(&self) -> bool {
+        // SAFETY: a plain integer nginx sets from its command line at startup.
+        unsafe { nginx_sys::ngx_test_config != 0 }
+    }
+
     /// Takes every free page of a fresh zone as one block (for a table laid
     /// out once). [`Error::NoMemory`] if not even one page is free.
     pub fn take_all_free(&self) -> Result<SharedRegion> {

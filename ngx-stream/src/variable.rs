@@ -128,3 +128,99 @@ unsafe extern "C" fn get_trampoline<S: VariableSet>(
         Err(_) => NGX_ERROR as ngx_int_t,
     }
 }
+
+/// A variable a directive defines (as `map` does): its name comes from the
+/// configuration and its getter gets the data the directive built.
+pub trait DataVariable: 'static {
+    /// The module it belongs to.
+    type Module: StreamModule;
+    /// Names the getter in logs (a panic's `alert` line).
+    const NAME: &'static str;
+    /// Computes the value for one session.
+    fn get<'s>(&self, session: &Session<'s>) -> Result<VariableValue<'s>>;
+}
+
+impl Conf<'_> {
+    /// Defines the variable `name` (without `$`) with `data` as its getter's
+    /// state, kept in the configuration's pool for the cycle. `flags` are
+    /// `NGX_STREAM_VAR_*` (`NGX_STREAM_VAR_CHANGEABLE` lets a later `map`
+    /// or directive redefine it; without it nginx reports a duplicate).
+    pub fn add_data_variable<V: DataVariable>(
+        &self,
+        name: &[u8],
+        flags: u32,
+        data: V,
+    ) -> Result<()> {
+        if name.is_empty() {
+            return Err(Error::Invalid(String::from("empty variable name")));
+        }
+        let mut text = ngx_str_t {
+            len: name.len(),
+            data: name.as_ptr() as *mut u8,
+        };
+        // SAFETY: the conf is live; nginx copies the name into cf->pool.
+        let var = unsafe { ngx_stream_add_variable(self.as_ptr(), &mut text, flags as usize) };
+        if var.is_null() {
+            // nginx logs a conflicting definition itself.
+            return Err(Error::Logged);
+        }
+        // SAFETY: the conf pool lives as long as the cycle and its variables.
+        let data = unsafe { crate::module::pool_allocate::<V::Module, V>(self.pool(), data) }?;
+        // SAFETY: var is the live variable entry just returned.
+        unsafe {
+            (*var).get_handler = Some(data_get_trampoline::<V>);
+            (*var).data = data.as_ptr() as usize;
+        }
+        Ok(())
+    }
+}
+
+unsafe extern "C" fn data_get_trampoline<V: DataVariable>(
+    s: *mut ngx_stream_session_t,
+    v: *mut ngx_stream_variable_value_t,
+    data: usize,
+) -> ngx_int_t {
+    // SAFETY: nginx calls variable getters with a live session.
+    let Some(session) = (unsafe { Session::from_raw(s) }) else {
+        return NGX_ERROR as ngx_int_t;
+    };
+    // `data` is the V that add_data_variable placed in the cycle's pool,
+    // which outlives every session of the cycle; it is only read.
+    // SAFETY: so it is null or a live V.
+    let Some(state) = (unsafe { (data as *const V).as_ref() }) else {
+        return NGX_ERROR as ngx_int_t;
+    };
+    let mut panicked = false;
+    let value = contain(
+        <V::Module as StreamModule>::NAME,
+        session.log(),
+        V::NAME,
+        || {
+            panicked = true;
+            Err(Error::Logged)
+        },
+        || state.get(&session),
+    );
+    if panicked {
+        // As in get_trampoline: a panic ends the session.
+        session.abort_connection();
+    }
+    // SAFETY: nginx passes the value slot to fill, valid for this call.
+    let v = unsafe { &mut *v };
+    match value {
+        Ok(VariableValue::Bytes(bytes)) => {
+            let len = bytes.len().min((1 << 28) - 1);
+            v.set_len(len as u32);
+            v.set_valid(1);
+            v.set_no_cacheable(0);
+            v.set_not_found(0);
+            v.data = bytes.as_ptr() as *mut u8;
+            NGX_OK as ngx_int_t
+        }
+        Ok(VariableValue::NotFound) => {
+            v.set_not_found(1);
+            NGX_OK as ngx_int_t
+        }
+        Err(_) => NGX_ERROR as ngx_int_t,
+    }
+}

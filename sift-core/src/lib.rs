@@ -3,6 +3,7 @@
 #![forbid(unsafe_code)]
 
 pub mod access;
+pub mod api_route;
 pub mod auth;
 pub mod auth_cache;
 pub mod datagram;

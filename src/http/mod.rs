@@ -11,6 +11,8 @@ use sift_core::metrics::{self as core_metrics, RateSeries, ServerSeries, TopSeri
 
 use crate::metrics::{self, MetricsZoneKind};
 
+mod api;
+
 /// Type-level handle on the http module.
 pub struct SiftHttp;
 
@@ -18,6 +20,8 @@ pub struct SiftHttp;
 #[derive(Clone, Copy, Default)]
 pub struct SiftLocConf {
     metrics: Option<ZoneRef<MetricsZoneKind>>,
+    /// `sift_api`.
+    api: Option<api::ApiConf>,
 }
 
 impl MergeLocConf for SiftLocConf {
@@ -124,6 +128,15 @@ impl ContentHandler for MetricsPage {
             .collect();
         let mut out = String::with_capacity(4096);
         core_metrics::render(&servers, &rates, &top_series, &mut out);
+        let lists = crate::list::entry_counts(zone);
+        let list_series: Vec<core_metrics::ListSeries<'_>> = lists
+            .iter()
+            .map(|(name, entries)| core_metrics::ListSeries {
+                name,
+                entries: *entries,
+            })
+            .collect();
+        core_metrics::render_lists(&list_series, &mut out);
         Response {
             status: 200,
             content_type: core_metrics::CONTENT_TYPE,
@@ -133,10 +146,11 @@ impl ContentHandler for MetricsPage {
 }
 
 /// The directives, plus the test-only ones in a test-hooks build.
-const HTTP_COMMAND_COUNT: usize = if cfg!(feature = "test-hooks") { 3 } else { 2 };
+const HTTP_COMMAND_COUNT: usize = if cfg!(feature = "test-hooks") { 4 } else { 3 };
 
 static HTTP_COMMANDS: command::CommandTable<HTTP_COMMAND_COUNT> = command::CommandTable::new([
     http::location_directive::<SiftMetrics>(c"sift_metrics", http::LOCATION | NOARGS),
+    http::location_directive::<api::SiftApi>(c"sift_api", http::LOCATION | NOARGS | command::TAKE1),
     #[cfg(feature = "test-hooks")]
     http::location_directive::<crate::test_hooks::EchoBodyDirective>(
         c"sift_test_echo_body",

@@ -44,6 +44,11 @@ pub struct MetricsZone {
     pub series: RefCell<Vec<Series>>,
     /// The `sift_top` zones, for `sift_top_count`.
     pub tops: RefCell<Vec<ZoneRef<crate::top::TopZoneKind>>>,
+    /// The `sift_list_zone` zones, for `sift_list_entries` and `sift_api`.
+    pub lists: RefCell<Vec<ZoneRef<crate::list::ListZoneKind>>>,
+    /// Each `sift_list`'s zone, its name and where it is, checked once the
+    /// stream block is read.
+    pub list_uses: RefCell<Vec<ListUse>>,
     /// Each series' block, once the zone is mapped (None: the zone is full).
     blocks: Vec<Option<usize>>,
     counters: Option<SharedCounters>,
@@ -284,6 +289,58 @@ pub fn register_top(cf: &Conf<'_>, top: ZoneRef<crate::top::TopZoneKind>) -> Res
         .map_err(|_| "sift_metrics zone busy")?
         .push(top);
     Ok(())
+}
+
+/// A `sift_list` directive's zone, by name and place.
+pub type ListUse = (ZoneRef<crate::list::ListZoneKind>, String, String);
+
+/// From `sift_list_zone`: the list is shown and served.
+pub fn register_list(cf: &Conf<'_>, list: ZoneRef<crate::list::ListZoneKind>) -> Result<()> {
+    let zone = zone(cf)?;
+    let data = zone.data().ok_or("sift_metrics zone without data")?;
+    data.lists
+        .try_borrow_mut()
+        .map_err(|_| "sift_metrics zone busy")?
+        .push(list);
+    Ok(())
+}
+
+/// The list zones declared so far.
+pub fn lists(cf: &Conf<'_>) -> Result<Vec<ZoneRef<crate::list::ListZoneKind>>> {
+    let zone = zone(cf)?;
+    let data = zone.data().ok_or("sift_metrics zone without data")?;
+    let lists = data
+        .lists
+        .try_borrow()
+        .map_err(|_| "sift_metrics zone busy")?;
+    Ok(lists.clone())
+}
+
+/// From `sift_list`: a zone to check once the stream block is read.
+pub fn register_list_use(
+    cf: &Conf<'_>,
+    list: ZoneRef<crate::list::ListZoneKind>,
+    name: String,
+    location: String,
+) -> Result<()> {
+    let zone = zone(cf)?;
+    let data = zone.data().ok_or("sift_metrics zone without data")?;
+    data.list_uses
+        .try_borrow_mut()
+        .map_err(|_| "sift_metrics zone busy")?
+        .push((list, name, location));
+    Ok(())
+}
+
+/// The `sift_list` directives read so far.
+pub fn list_uses(cf: &Conf<'_>) -> Result<Vec<ListUse>> {
+    let zone = zone(cf)?;
+    let data = zone.data().ok_or("sift_metrics zone without data")?;
+    let uses = data
+        .list_uses
+        .try_borrow()
+        .map_err(|_| "sift_metrics zone busy")?;
+    Ok(uses.clone())
 }
 
 /// The sift protocol counter of a session, as `$sift_protocol` names it.

@@ -29,7 +29,10 @@
 
 mod render;
 
-pub use render::{escape_label, render, RateSeries, ServerSeries, TopSeries, CONTENT_TYPE};
+pub use render::{
+    escape_label, render, render_lists, ListSeries, RateSeries, ServerSeries, TopSeries,
+    CONTENT_TYPE,
+};
 
 use core::sync::atomic::{AtomicU64, Ordering};
 

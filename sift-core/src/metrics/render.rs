@@ -251,6 +251,32 @@ pub fn render(
     }
 }
 
+/// One `sift_list_zone`: its name and the entries it holds.
+#[derive(Clone, Copy, Debug)]
+pub struct ListSeries<'a> {
+    /// The `list` label.
+    pub name: &'a str,
+    pub entries: u64,
+}
+
+/// Appends `sift_list_entries` (after [`render`]'s families).
+pub fn render_lists(lists: &[ListSeries<'_>], out: &mut String) {
+    family(
+        out,
+        "sift_list_entries",
+        "gauge",
+        "Entries held by a sift_list_zone (expired ones not yet purged included).",
+    );
+    for list in lists {
+        sample(
+            out,
+            "sift_list_entries",
+            &[("list", list.name)],
+            list.entries,
+        );
+    }
+}
+
 #[cfg(test)]
 pub(super) fn seconds_for_test(ms: u64) -> String {
     seconds(ms)

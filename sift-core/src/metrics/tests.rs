@@ -176,3 +176,30 @@ fn seconds_are_exact() {
     assert_eq!(render::seconds_for_test(1500), "1.5");
     assert_eq!(render::seconds_for_test(10000), "10");
 }
+
+#[test]
+fn list_entries_are_gauges_by_list() {
+    let mut out = String::new();
+    render_lists(
+        &[
+            ListSeries {
+                name: "blocked_ja4",
+                entries: 3,
+            },
+            ListSeries {
+                name: "a\"b",
+                entries: 0,
+            },
+        ],
+        &mut out,
+    );
+    assert!(out.contains("# TYPE sift_list_entries gauge\n"), "{out}");
+    assert!(
+        out.contains("sift_list_entries{list=\"blocked_ja4\"} 3\n"),
+        "{out}"
+    );
+    assert!(
+        out.contains("sift_list_entries{list=\"a\\\"b\"} 0\n"),
+        "{out}"
+    );
+}

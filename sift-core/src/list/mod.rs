@@ -53,7 +53,9 @@ pub const VALUE_MAX: usize = 1024;
 
 /// One change of a batch given to [`ListTable::apply`]. Keys are text
 /// (`type=ip`: an address or a CIDR, any spelling; it is canonicalised);
-/// `expires_at_ms` is on the caller's millisecond clock, 0 for never.
+/// `expires_at_ms` is on the caller's millisecond clock, 0 for never. Use
+/// a wall clock (milliseconds since the Unix epoch) when entries go to a
+/// state file: expiry has to mean the same after a restart.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Change<'a> {
     /// Adds the key; the batch fails with [`ListError::Exists`] if it is

@@ -82,8 +82,39 @@ impl MainDirective for SiftRateZone {
         let key_text = lossy(cf.arg(0).unwrap_or_default()).into_owned();
         let mut zone = None;
         let mut rate = None;
+        let mut sync_name = None;
+        let mut sync_fail = None;
+        let mut sync_batch = None;
         for param in cf.args().skip(1) {
-            if let Some(value) = param.strip_prefix(b"zone=") {
+            if let Some(value) = param.strip_prefix(b"sync=") {
+                if value.is_empty() {
+                    return Err(cf.invalid_value(param));
+                }
+                sync_name = Some(value);
+            } else if let Some(value) = param.strip_prefix(b"sync_fail=") {
+                sync_fail = Some(match value {
+                    b"open" => false,
+                    b"closed" => true,
+                    _ => {
+                        return Err(Error::Invalid(format!(
+                            "invalid sync_fail \"{}\", it must be \"open\" or \"closed\"",
+                            lossy(value)
+                        )))
+                    }
+                });
+            } else if let Some(value) = param.strip_prefix(b"sync_batch=") {
+                let batch = core::str::from_utf8(value)
+                    .ok()
+                    .and_then(|text| text.parse::<u32>().ok())
+                    .filter(|batch| (1..=1_000_000).contains(batch))
+                    .ok_or_else(|| {
+                        Error::Invalid(format!(
+                            "invalid sync_batch \"{}\", it must be a number from 1 to 1000000",
+                            lossy(value)
+                        ))
+                    })?;
+                sync_batch = Some(batch);
+            } else if let Some(value) = param.strip_prefix(b"zone=") {
                 let (name, size) = params::zone_name_and_size(value).map_err(Error::invalid)?;
                 let bytes = cf.parse_size(size).map_err(|_| {
                     Error::Invalid(format!("invalid zone size \"{}\"", lossy(value)))
@@ -121,6 +152,23 @@ impl MainDirective for SiftRateZone {
         } else {
             RateKey::Complex(cf.complex_value(0)?)
         };
+        if sync_name.is_none() && (sync_fail.is_some() || sync_batch.is_some()) {
+            return Err(Error::from(String::from(
+                "\"sync_fail\" and \"sync_batch\" need \"sync\"",
+            )));
+        }
+        let sync = match sync_name {
+            Some(redis) => Some(crate::ratelimit::RateSync {
+                redis_name: lossy(redis).into_owned(),
+                // Found wherever sift_redis declares it; checked when
+                // servers are merged.
+                redis: cf
+                    .zone_ref::<crate::redis::RedisZoneKind>(&crate::redis::zone_name(redis))?,
+                fail_closed: sync_fail.unwrap_or(false),
+                batch: sync_batch.unwrap_or(crate::ratelimit::sync::DEFAULT_BATCH),
+            }),
+            None => None,
+        };
         let zone_name = lossy(name).into_owned();
         let data = RateZone {
             name: zone_name.clone(),
@@ -129,6 +177,7 @@ impl MainDirective for SiftRateZone {
             rate,
             table: None,
             metrics: Default::default(),
+            sync,
         };
         match cf.add_zone::<RateZoneKind>(name, size, data)? {
             Declared::New(zone) => crate::metrics::register_rate_zone(cf, zone),

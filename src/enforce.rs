@@ -58,7 +58,7 @@ impl PreContentHandler for Enforce {
             // A denied session is not counted against any limit.
             let rate = match access {
                 Some(AccessOutcome::Denied(_)) => None,
-                _ => check_limits(session, conf),
+                _ => check_limits(session, conf, ctx),
             };
             ctx.access.set(access);
             ctx.rate.set(rate);
@@ -71,6 +71,13 @@ impl PreContentHandler for Enforce {
                 }
                 _ => {}
             }
+        }
+        // A limit synced across hosts waits for Redis, then decides.
+        if crate::ratelimit::sync::waiting(ctx) {
+            return PhaseOutcome::Done;
+        }
+        if ctx.rate.get() == Some(RateStatus::Rejected) {
+            return PhaseOutcome::Finalize(NGX_STREAM_SERVICE_UNAVAILABLE);
         }
         match crate::auth::step(session, conf, ctx) {
             crate::auth::Step::Pass => PhaseOutcome::Continue,
@@ -114,13 +121,24 @@ fn check_rules(session: &Session<'_>, conf: &SiftSrvConf) -> Option<AccessOutcom
 }
 
 /// `sift_rate`: each zone in order counts the session until one refuses it
-/// (in dry run, every zone counts). None when no zone counted it.
-fn check_limits(session: &Session<'_>, conf: &SiftSrvConf) -> Option<RateStatus> {
+/// (in dry run, every zone counts). None when no zone counted it. A zone
+/// synced across hosts may start a call: its verdict comes with the reply
+/// (`ratelimit::sync::on_call_done`).
+fn check_limits(session: &Session<'_>, conf: &SiftSrvConf, ctx: &SiftCtx) -> Option<RateStatus> {
     let dry_run = conf.rate_dry_run == 1;
     let mut status = None;
-    for limit in conf.rates() {
-        let Some((verdict, zone)) = limit.check(session) else {
+    for (index, limit) in conf.rates().iter().enumerate() {
+        let Some((verdict, zone, synced, key)) = limit.check(session) else {
             continue;
+        };
+        let verdict = match (synced, zone.sync.as_ref()) {
+            (Some(synced), Some(sync)) => {
+                match crate::ratelimit::sync::decide(session, ctx, index, zone, sync, key, synced) {
+                    Some(verdict) => verdict,
+                    None => continue,
+                }
+            }
+            _ => verdict,
         };
         let counters = zone.metrics.get().map_or(&[][..], |slot| slot.counters());
         if verdict == Verdict::Passed {

@@ -16,6 +16,7 @@ mod metrics;
 mod module;
 mod preread;
 mod ratelimit;
+mod redis;
 mod startup;
 #[cfg(feature = "test-hooks")]
 mod test_hooks;

@@ -59,6 +59,12 @@ impl StreamModule for Sift {
     }
 
     fn on_call_done(session: &Session<'_>, outcome: ngx_stream::CallOutcome<'_>) -> TimerAction {
+        if session
+            .ctx::<Sift>()
+            .is_some_and(crate::ratelimit::sync::waiting)
+        {
+            return crate::ratelimit::sync::on_call_done(session, outcome);
+        }
         crate::auth::on_call_done(session, outcome)
     }
 
@@ -90,6 +96,8 @@ pub struct SiftCtx {
     pub access: Cell<Option<AccessOutcome>>,
     /// What `sift_rate` decided.
     pub rate: Cell<Option<RateStatus>>,
+    /// A `sift_rate_zone ... sync=` call this session waits for.
+    pub rate_sync: Cell<Option<crate::ratelimit::PendingSync>>,
     /// Rules and limits have run (the pre-content handler runs again after
     /// an authorization call).
     pub enforced: Cell<bool>,
@@ -105,9 +113,9 @@ pub struct SiftCtx {
 const SRV: ngx_stream::ffi::ngx_uint_t = command::STREAM | command::SERVER;
 
 #[cfg(not(feature = "test-hooks"))]
-const COMMAND_COUNT: usize = 21;
-#[cfg(feature = "test-hooks")]
 const COMMAND_COUNT: usize = 22;
+#[cfg(feature = "test-hooks")]
+const COMMAND_COUNT: usize = 23;
 
 static COMMANDS: CommandTable<COMMAND_COUNT> = CommandTable::new([
     // sift on | off;  (default off)
@@ -123,7 +131,15 @@ static COMMANDS: CommandTable<COMMAND_COUNT> = CommandTable::new([
         SRV,
         offset_of!(SiftSrvConf, access_dry_run),
     ),
-    command::main_directive::<SiftRateZone>(c"sift_rate_zone", command::STREAM | command::TAKE3),
+    command::main_directive::<SiftRateZone>(
+        c"sift_rate_zone",
+        command::STREAM | command::TWO_OR_MORE,
+    ),
+    // sift_redis name=NAME server=HOST:PORT [server=...] [timeout=TIME] [keepalive=N] [user=USER password=PASSWORD];
+    command::main_directive::<crate::redis::SiftRedis>(
+        c"sift_redis",
+        command::STREAM | command::ONE_OR_MORE,
+    ),
     command::directive::<SiftRate>(c"sift_rate", SRV | command::TAKE12),
     command::flag(
         c"sift_rate_dry_run",

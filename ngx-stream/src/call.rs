@@ -14,6 +14,25 @@
 //! finds the reply it stored). Meanwhile the client's read events are
 //! parked, so nginx's phases do not run under the call's feet; a session
 //! that ends first closes the peer connection with it.
+//!
+//! [`Session::call_with`] adds, per call: a keepalive pool
+//! ([`crate::keepalive`]: a whole reply's connection waits, bounded, for
+//! the next call to the same peer, which takes it before connecting
+//! anew; a reused connection that turns out closed is replaced by a new
+//! one once), reconnect backoff ([`crate::backoff`]: after a failure,
+//! calls to the peer fail at once for a growing, capped period), and a
+//! prelude sent only on a new connection (e.g. an `AUTH` command), whose
+//! reply the layer checks and strips. Several requests may be pipelined in
+//! one call: the caller's `complete` counts the replies.
+//!
+//! Why not the `ngx` crate's `async` feature (futures spawned on nginx's
+//! event loop): a call here is one bounded exchange tied to one session,
+//! and its whole state is a struct in the session's pool that nginx's own
+//! pool cleanup closes; an executor would add a task allocation, a waker
+//! and a second lifetime (the task's) to reconcile with the session's at
+//! every return to nginx, for no gain in what a call can do. The event
+//! handlers below are the whole state machine, and nothing outlives the
+//! session but a connection handed to the pool.
 
 use core::cell::Cell;
 use core::ptr::{self, NonNull};
@@ -25,8 +44,10 @@ use nginx_sys::{
     NGX_OK,
 };
 
+use crate::backoff::{self, Backoff};
 use crate::error::{Error, Result};
 use crate::guard::contain;
+use crate::keepalive::{self, Keepalive};
 use crate::module::{add_drop_cleanup, pool_place, Registered, TimerAction};
 use crate::phase::PhaseOutcome;
 use crate::session::Session;
@@ -59,6 +80,38 @@ pub struct CallSpec<'a> {
     pub complete: fn(&[u8]) -> bool,
 }
 
+/// What a prelude's reply says.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PreludeReply {
+    /// Not whole yet.
+    Incomplete,
+    /// Whole and accepted: its length, stripped from the call's reply.
+    Accepted(usize),
+    /// Refused or not understood: the call fails.
+    Refused,
+}
+
+/// Bytes sent first on a new connection only (not on a pooled one), e.g.
+/// an authentication command, pipelined with the request.
+#[derive(Clone, Copy, Debug)]
+pub struct Prelude<'a> {
+    /// The bytes.
+    pub request: &'a [u8],
+    /// Reads the prelude's reply at the start of what came.
+    pub reply: fn(&[u8]) -> PreludeReply,
+}
+
+/// The optional parts of a call ([`Session::call_with`]).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct CallOptions<'a> {
+    /// Keep the connection after a whole reply, and reuse kept ones.
+    pub keepalive: Option<Keepalive>,
+    /// Fail calls to a failing peer at once for a while.
+    pub backoff: Option<Backoff>,
+    /// Sent first on a new connection.
+    pub prelude: Option<Prelude<'a>>,
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Ended {
     Reply,
@@ -73,7 +126,26 @@ pub(crate) struct CallState {
     peer: ngx_peer_connection_t,
     sockaddr: libc::sockaddr_in6,
     name: ngx_str_t,
+    /// The prelude then the request.
     request: (*const u8, usize),
+    /// Where sending starts: past the prelude on a reused connection.
+    start: usize,
+    prelude_len: usize,
+    prelude_reply: Option<fn(&[u8]) -> PreludeReply>,
+    /// Reply bytes that answered the prelude (not the caller's).
+    skip: usize,
+    /// Whether the prelude's reply is behind us (or there is none to wait for).
+    prelude_done: bool,
+    address: SocketAddr,
+    keepalive: Option<Keepalive>,
+    backoff: Option<Backoff>,
+    /// Whether the connection came from the pool, and whether a broken
+    /// pooled connection was replaced already.
+    reused: bool,
+    retried: bool,
+    /// The session's log, quietened to `crit` while connecting with
+    /// backoff (the layer reports failures once per interval itself).
+    quiet_log: nginx_sys::ngx_log_t,
     sent: usize,
     reply: *mut u8,
     reply_cap: usize,
@@ -98,25 +170,52 @@ impl Drop for CallState {
 
 impl<'s> Session<'s> {
     /// Starts a call; the handler returns the outcome this gives. One call
-    /// at a time per session and module.
+    /// at a time per session and module (another may follow once it ended).
     pub fn call<M: Registered>(&self, spec: CallSpec<'_>) -> Result<PhaseOutcome>
     where
         M::Ctx: Default,
     {
+        self.call_with::<M>(spec, CallOptions::default())
+    }
+
+    /// [`call`](Self::call) with a keepalive pool, backoff or a prelude.
+    /// With backoff, a call to a peer backing off fails at once (`Err`).
+    pub fn call_with<M: Registered>(
+        &self,
+        spec: CallSpec<'_>,
+        options: CallOptions<'_>,
+    ) -> Result<PhaseOutcome>
+    where
+        M::Ctx: Default,
+    {
         let state_cell = self.layer_state::<M>(M::Ctx::default)?.call();
-        if state_cell.get().is_some() {
-            return Err(Error::from("a call is already made for this session"));
+        if let Some(existing) = state_cell.get() {
+            // SAFETY: a call pointer is a live CallState in the session's pool.
+            if unsafe { existing.as_ref() }.ended.is_none() {
+                return Err(Error::from("a call is already made for this session"));
+            }
+        }
+        if options.backoff.is_some() && backoff::in_backoff(spec.peer) {
+            return Err(Error::Invalid(format!("calls to {} back off", spec.peer)));
         }
         let c = self.connection_raw();
         // SAFETY: a live session's connection has a pool.
         let pool = unsafe { (*c).pool };
-        let request = self.pool_copy(spec.request)?;
+        let prelude = options.prelude.map_or(&[][..], |prelude| prelude.request);
+        let request = self.pool_copy_with(prelude.len() + spec.request.len(), |bytes| {
+            bytes[..prelude.len()].copy_from_slice(prelude);
+            bytes[prelude.len()..].copy_from_slice(spec.request);
+        })?;
         let reply = self.pool_copy_with(spec.max_reply, |_| {})?;
         let name = self.pool_copy(spec.peer.to_string().as_bytes())?;
-        // SAFETY: all-zero is a valid sockaddr_in6 and peer connection.
-        let (mut sockaddr, peer): (libc::sockaddr_in6, ngx_peer_connection_t) =
+        // SAFETY: all-zero is a valid sockaddr_in6, peer connection and log.
+        let (mut sockaddr, peer, quiet_log): (
+            libc::sockaddr_in6,
+            ngx_peer_connection_t,
+            nginx_sys::ngx_log_t,
+        ) =
             // SAFETY: see the comment above this statement.
-            unsafe { (core::mem::zeroed(), core::mem::zeroed()) };
+            unsafe { (core::mem::zeroed(), core::mem::zeroed(), core::mem::zeroed()) };
         let socklen = write_sockaddr(&spec.peer, &mut sockaddr);
         let state = CallState {
             peer,
@@ -126,6 +225,17 @@ impl<'s> Session<'s> {
                 data: name.as_ptr() as *mut u8,
             },
             request: (request.as_ptr(), request.len()),
+            start: 0,
+            prelude_len: prelude.len(),
+            prelude_reply: options.prelude.map(|prelude| prelude.reply),
+            skip: 0,
+            prelude_done: true,
+            address: spec.peer,
+            keepalive: options.keepalive,
+            backoff: options.backoff,
+            reused: false,
+            retried: false,
+            quiet_log,
             sent: 0,
             reply: reply.as_ptr() as *mut u8,
             reply_cap: reply.len(),
@@ -153,33 +263,17 @@ impl<'s> Session<'s> {
         call.peer.name = &mut call.name;
         call.peer.get = Some(nginx_sys::ngx_event_get_peer);
         call.peer.type_ = libc::SOCK_STREAM;
-        // SAFETY: the session's connection and its log are live.
-        unsafe {
-            call.peer.log = (*c).log;
-            call.peer
-                .set_log_error(nginx_sys::ngx_connection_log_error_e_NGX_ERROR_ERR);
-        }
-        // SAFETY: the peer connection is filled in as nginx's own callers do.
-        let rc = unsafe { nginx_sys::ngx_event_connect_peer(&mut call.peer) };
-        let peer = call.peer.connection;
-        if peer.is_null() || (rc != NGX_OK as isize && rc != NGX_AGAIN as isize) {
-            call.peer.connection = peer;
-            drop_connection(call);
+        if open::<M>(call, self.as_ptr(), true).is_err() {
+            call.ended = Some(Ended::Failed);
+            if let Some(backoff) = call.backoff {
+                backoff::peer_failed(call.address, &backoff, "cannot connect", self.log());
+            }
             return Err(Error::Invalid(format!("cannot connect to {}", spec.peer)));
         }
-        // SAFETY: `peer` is the new connection; the client's read event is live.
+        // SAFETY: the client's read event is live.
         unsafe {
-            (*peer).data = self.as_ptr().cast();
-            (*peer).pool = pool;
-            (*(*peer).read).handler = Some(call_event::<M>);
-            (*(*peer).write).handler = Some(call_event::<M>);
-            ngx_add_timer((*peer).write, spec.timeout);
             // Park the client: its events must not run the phases meanwhile.
             (*(*c).read).handler = Some(parked_client);
-            if rc == NGX_OK as isize {
-                // Connected at once: write when this handler has returned.
-                nginx_sys::ngx_post_event((*peer).write, &raw mut nginx_sys::ngx_posted_events);
-            }
         }
         Ok(PhaseOutcome::Done)
     }
@@ -196,6 +290,87 @@ impl<'s> Session<'s> {
         // SAFETY: a live session's connection (never null: from_raw).
         unsafe { (*self.as_ptr()).connection }
     }
+}
+
+/// Gives the call a connection: a pooled one if `may_reuse` and there is
+/// one, else a new one; arms its handlers and deadline, and schedules the
+/// first write.
+fn open<M: Registered>(
+    call: &mut CallState,
+    s: *mut ngx_stream_session_t,
+    may_reuse: bool,
+) -> core::result::Result<(), ()> {
+    // SAFETY: a live session's connection and its log.
+    let (c, log) = unsafe {
+        let c = (*s).connection;
+        (c, (*c).log)
+    };
+    let pooled = match call.keepalive {
+        Some(spec) if may_reuse => keepalive::take(call.address, spec.key, log),
+        _ => None,
+    };
+    call.sent = 0;
+    call.received = 0;
+    call.skip = 0;
+    let rc = if let Some(connection) = pooled {
+        call.peer.connection = connection;
+        call.reused = true;
+        call.start = call.prelude_len;
+        call.prelude_done = true;
+        NGX_OK as isize
+    } else {
+        call.reused = false;
+        call.start = 0;
+        call.prelude_done = call.prelude_len == 0 || call.prelude_reply.is_none();
+        call.peer.log = log;
+        if call.backoff.is_some() {
+            // Refused connections are reported once per interval by the
+            // layer, not by nginx for every attempt.
+            // SAFETY: `log` is the session's live log; a shallow copy
+            // shares its writers and file, and lives in the call's state.
+            unsafe {
+                call.quiet_log = *log;
+                call.quiet_log.log_level = call
+                    .quiet_log
+                    .log_level
+                    .min(nginx_sys::NGX_LOG_CRIT as usize);
+            }
+            call.peer.log = &mut call.quiet_log;
+            call.peer
+                .set_log_error(nginx_sys::ngx_connection_log_error_e_NGX_ERROR_INFO);
+        } else {
+            call.peer
+                .set_log_error(nginx_sys::ngx_connection_log_error_e_NGX_ERROR_ERR);
+        }
+        // SAFETY: the peer connection is filled in as nginx's own callers do.
+        let rc = unsafe { nginx_sys::ngx_event_connect_peer(&mut call.peer) };
+        let peer = call.peer.connection;
+        if peer.is_null() || (rc != NGX_OK as isize && rc != NGX_AGAIN as isize) {
+            drop_connection(call);
+            return Err(());
+        }
+        // SAFETY: the new connection; its events log to the session again.
+        unsafe {
+            (*peer).log = log;
+            (*(*peer).read).log = log;
+            (*(*peer).write).log = log;
+        }
+        rc
+    };
+    let peer = call.peer.connection;
+    // SAFETY: `peer` is the call's open connection; the session is live.
+    unsafe {
+        (*peer).data = s.cast();
+        (*peer).pool = (*c).pool;
+        (*(*peer).read).handler = Some(call_event::<M>);
+        (*(*peer).write).handler = Some(call_event::<M>);
+        ngx_add_timer((*peer).write, call.timeout);
+        if rc == NGX_OK as isize {
+            // Connected at once: write when this handler has returned.
+            nginx_sys::ngx_post_event((*peer).write, &raw mut nginx_sys::ngx_posted_events);
+        }
+    }
+    Ok(())
 }
 
 /// The address in the layout nginx connects to; returns its length.
@@ -257,7 +432,11 @@ unsafe extern "C" fn call_event<M: Registered>(ev: *mut ngx_event_t) {
             || Some(Ended::Failed),
             || {
                 // SAFETY: the event is live for this call.
-                step::<M>(&session, c, unsafe { &*ev })
+                match step::<M>(&session, c, unsafe { &*ev }) {
+                    Next::Wait => None,
+                    Next::End(ended) => Some(ended),
+                    Next::Retry => retry::<M>(&session),
+                }
             },
         )
     };
@@ -267,38 +446,68 @@ unsafe extern "C" fn call_event<M: Registered>(ev: *mut ngx_event_t) {
     }
 }
 
-/// Advances the call on one event; Some once it has ended.
-fn step<M: Registered>(
-    session: &Session<'_>,
-    c: *mut ngx_connection_t,
-    ev: &ngx_event_t,
-) -> Option<Ended> {
+/// What a call does after an event.
+enum Next {
+    Wait,
+    End(Ended),
+    /// A pooled connection turned out closed before any reply: try a new one.
+    Retry,
+}
+
+/// Replaces a broken pooled connection by a new one (once).
+fn retry<M: Registered>(session: &Session<'_>) -> Option<Ended> {
     let mut state = session.existing_layer_state::<M>()?.call().get()?;
+    // SAFETY: the only reference (this connection's handler is returning).
+    let call = unsafe { state.as_mut() };
+    drop_connection(call);
+    call.retried = true;
+    match open::<M>(call, session.as_ptr(), false) {
+        Ok(()) => None,
+        Err(()) => Some(Ended::Failed),
+    }
+}
+
+/// Advances the call on one event.
+fn step<M: Registered>(session: &Session<'_>, c: *mut ngx_connection_t, ev: &ngx_event_t) -> Next {
+    let Some(mut state) = session
+        .existing_layer_state::<M>()
+        .and_then(|state| state.call().get())
+    else {
+        return Next::End(Ended::Failed);
+    };
     // Only the event handlers of this one connection reach the state, one
     // at a time.
     // SAFETY: so this is the only reference to it now.
     let call = unsafe { state.as_mut() };
+    let broken = if call.reused && !call.retried && call.received == 0 {
+        Next::Retry
+    } else {
+        Next::End(Ended::Failed)
+    };
     if ev.timedout() != 0 {
-        return Some(Ended::Timeout);
+        return Next::End(Ended::Timeout);
     }
     if ev.write() != 0 {
-        while call.sent < call.request.1 {
+        let total = call.request.1 - call.start;
+        while call.sent < total {
             // SAFETY: request bytes live in the pool; `c` is the peer connection.
             let n = unsafe {
-                let send = (*c).send?;
+                let Some(send) = (*c).send else {
+                    return Next::End(Ended::Failed);
+                };
                 send(
                     c,
-                    call.request.0.add(call.sent) as *mut u8,
-                    call.request.1 - call.sent,
+                    call.request.0.add(call.start + call.sent) as *mut u8,
+                    total - call.sent,
                 )
             };
             if n == NGX_AGAIN as isize {
                 // SAFETY: the peer connection's write event.
                 let _ = unsafe { nginx_sys::ngx_handle_write_event((*c).write, 0) };
-                return None;
+                return Next::Wait;
             }
             if n <= 0 {
-                return Some(Ended::Failed);
+                return broken;
             }
             call.sent += n as usize;
         }
@@ -312,15 +521,17 @@ fn step<M: Registered>(
             (*(*c).write).handler = Some(ignore_event);
             let _ = nginx_sys::ngx_handle_read_event((*c).read, 0);
         }
-        return None;
+        return Next::Wait;
     }
     loop {
         if call.received >= call.reply_cap {
-            return Some(Ended::Failed);
+            return Next::End(Ended::Failed);
         }
         // SAFETY: the reply buffer lives in the pool with reply_cap bytes.
         let n = unsafe {
-            let recv = (*c).recv?;
+            let Some(recv) = (*c).recv else {
+                return Next::End(Ended::Failed);
+            };
             recv(
                 c,
                 call.reply.add(call.received),
@@ -330,19 +541,32 @@ fn step<M: Registered>(
         if n == NGX_AGAIN as isize {
             // SAFETY: the peer connection's read event.
             let _ = unsafe { nginx_sys::ngx_handle_read_event((*c).read, 0) };
-            return None;
+            return Next::Wait;
         }
         if n == 0 {
-            return Some(Ended::Closed);
+            return match broken {
+                Next::Retry => Next::Retry,
+                _ => Next::End(Ended::Closed),
+            };
         }
         if n < 0 {
-            return Some(Ended::Failed);
+            return broken;
         }
         call.received += n as usize;
         // SAFETY: `received` bytes of the reply buffer are written.
         let reply = unsafe { core::slice::from_raw_parts(call.reply, call.received) };
-        if (call.complete)(reply) {
-            return Some(Ended::Reply);
+        if !call.prelude_done {
+            match call.prelude_reply.map(|read| read(reply)) {
+                Some(PreludeReply::Incomplete) => continue,
+                Some(PreludeReply::Accepted(len)) if len <= reply.len() => {
+                    call.skip = len;
+                    call.prelude_done = true;
+                }
+                _ => return Next::End(Ended::Failed),
+            }
+        }
+        if (call.complete)(&reply[call.skip..]) {
+            return Next::End(Ended::Reply);
         }
     }
 }
@@ -368,12 +592,36 @@ unsafe fn finish<M: Registered>(s: *mut ngx_stream_session_t, ended: Ended) {
         };
         // SAFETY: the only reference (the connection's handlers are done).
         let call = unsafe { state.as_mut() };
-        drop_connection(call);
         call.ended = Some(ended);
         // SAFETY: the client's read event is live.
         unsafe { (*(*session.connection_raw()).read).handler = call.client_read_handler };
         // SAFETY: `received` bytes of the reply buffer are written.
         let bytes = unsafe { core::slice::from_raw_parts(call.reply, call.received) };
+        let bytes = bytes.get(call.skip..).unwrap_or_default();
+        match (ended, call.keepalive) {
+            (Ended::Reply, Some(spec))
+                if (spec.reusable)(bytes) && !call.peer.connection.is_null() =>
+            {
+                let connection = core::mem::replace(&mut call.peer.connection, ptr::null_mut());
+                // SAFETY: the call's open connection, given up to the pool.
+                unsafe { keepalive::put(connection, call.address, &spec) };
+            }
+            _ => drop_connection(call),
+        }
+        if let Some(backoff) = call.backoff {
+            match ended {
+                Ended::Reply => backoff::peer_succeeded(call.address),
+                Ended::Closed => {
+                    backoff::peer_failed(call.address, &backoff, "closed", session.log())
+                }
+                Ended::Timeout => {
+                    backoff::peer_failed(call.address, &backoff, "timed out", session.log())
+                }
+                Ended::Failed => {
+                    backoff::peer_failed(call.address, &backoff, "error", session.log())
+                }
+            }
+        }
         let outcome = match ended {
             Ended::Reply => CallOutcome::Reply(bytes),
             Ended::Closed => CallOutcome::Closed(bytes),

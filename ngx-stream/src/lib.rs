@@ -24,6 +24,7 @@
 //!
 //! See `examples/first_bytes.rs` for a complete module.
 
+pub mod backoff;
 pub mod call;
 pub mod command;
 mod conf;
@@ -32,6 +33,7 @@ pub mod datagram;
 mod error;
 pub mod guard;
 pub mod http;
+pub mod keepalive;
 pub mod log;
 pub mod module;
 pub mod phase;
@@ -41,7 +43,9 @@ pub mod shm;
 pub mod time;
 pub mod variable;
 
-pub use call::{CallOutcome, CallSpec};
+pub use backoff::Backoff;
+pub use call::{CallOptions, CallOutcome, CallSpec, Prelude, PreludeReply};
+pub use keepalive::Keepalive;
 pub use conf::{ComplexValue, Conf, VariableIndex};
 pub use counters::SharedCounters;
 pub use datagram::{DatagramAction, DatagramLimits};

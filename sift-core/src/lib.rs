@@ -12,6 +12,7 @@ pub mod metrics;
 pub mod protocol;
 pub mod quic;
 pub mod ratelimit;
+pub mod redis;
 pub mod slice;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;

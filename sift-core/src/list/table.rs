@@ -174,6 +174,15 @@ impl<const N: usize> Iterator for LengthsDesc<N> {
     }
 }
 
+/// The upsert of a state file's entry.
+fn change(entry: &Entry) -> Change<'_> {
+    Change::Upsert {
+        key: entry.key.as_bytes(),
+        value: entry.value.as_bytes(),
+        expires_at_ms: entry.expires_at_ms,
+    }
+}
+
 /// What a batch does to one key.
 struct Plan<'c> {
     key: Vec<u8>,
@@ -462,6 +471,43 @@ impl<'a> ListTable<'a> {
         Ok(())
     }
 
+    /// Loads `entries` (a state file) into the table: all of them if they
+    /// fit, else as many as fit, in order. Returns how many are stored;
+    /// entries expired at `now_ms`, invalid or not fitting are left out.
+    /// Linear in the table's size, where one [`apply`](Self::apply) per
+    /// entry would be quadratic once the zone is full.
+    pub fn fill(&mut self, entries: &[Entry], now_ms: u64) -> usize {
+        let live = |entry: &&Entry| !is_expired(entry.expires_at_ms, now_ms);
+        let all: Vec<Change<'_>> = entries.iter().map(change).collect();
+        if self.apply(&all, now_ms).is_ok() {
+            return entries.iter().filter(live).count();
+        }
+        // Full: reclaim once, then append while there is room; a key
+        // already present goes through apply (its old record dies).
+        self.compact(now_ms);
+        let mut stored = 0;
+        for entry in entries.iter().filter(live) {
+            let Ok(key) = self.stored_key(entry.key.as_bytes()) else {
+                continue;
+            };
+            let value = entry.value.as_bytes();
+            if value.len() > VALUE_MAX {
+                continue;
+            }
+            let size = RECORD_HEAD + key.len() + value.len();
+            let fits = self.header.arena_top as usize + size <= self.arena.len()
+                && self.len() < self.max_entries();
+            if fits && self.find(&key).is_none() {
+                self.append(&key, value, entry.expires_at_ms);
+                self.header.version = self.header.version.wrapping_add(1);
+                stored += 1;
+            } else if self.apply(&[change(entry)], now_ms).is_ok() {
+                stored += 1;
+            }
+        }
+        stored
+    }
+
     /// Checks a batch and works out its effect per key.
     fn plan<'c>(&self, changes: &[Change<'c>], now_ms: u64) -> Result<Vec<Plan<'c>>, ListError> {
         let mut plans: Vec<Plan<'c>> = Vec::new();
@@ -512,6 +558,8 @@ impl<'a> ListTable<'a> {
             if matches!(change, Change::Insert { .. }) && plan.present {
                 return Err(ListError::Exists(self.display_key(&plan.key)));
             }
+            // Expired already: nothing to store, the key is gone.
+            let write = write.filter(|&(_, expires_at_ms)| !is_expired(expires_at_ms, now_ms));
             plan.present = write.is_some();
             plan.write = write;
         }

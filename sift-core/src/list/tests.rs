@@ -567,3 +567,76 @@ fn four_byte_lookup_keys_are_raw_ipv4() {
     assert_eq!(table.lookup_ip(v6, 0), Some(&b"v6"[..]));
     assert_eq!(get(&table, "0:0::25"), Some("v6"));
 }
+
+#[test]
+fn writes_that_have_expired_already_remove_the_key() {
+    let mut buffer = region(64 << 10);
+    let mut table = ListTable::init(bytes(&mut buffer), ListKind::String).unwrap();
+    table.apply(&[upsert("a", "1")], 0).unwrap();
+    let stale = |key: &'static str| Change::Insert {
+        key: key.as_bytes(),
+        value: b"old",
+        expires_at_ms: 50,
+    };
+    table
+        .apply(
+            &[
+                Change::Upsert {
+                    key: b"a",
+                    value: b"old",
+                    expires_at_ms: 50,
+                },
+                stale("b"),
+            ],
+            100,
+        )
+        .unwrap();
+    assert!(table.is_empty());
+    assert_eq!(table.used_bytes(), 0);
+    // Present afterwards: nothing, so an insert in the same batch is fine.
+    table.apply(&[stale("c"), insert("c", "new")], 100).unwrap();
+    assert_eq!(keys(&table, 100), ["c"]);
+}
+
+#[test]
+fn fill_loads_as_many_entries_as_fit() {
+    let entry = |i: usize, expires_at_ms: u64| Entry {
+        key: format!("key{i}"),
+        value: "v".repeat(100),
+        expires_at_ms,
+    };
+    let mut entries: Vec<Entry> = (0..500).map(|i| entry(i, 0)).collect();
+    entries[3].expires_at_ms = 10;
+    entries[4].key = "\u{1}".repeat(KEY_MAX + 1);
+    let mut buffer = region(16 << 10);
+    let mut table = ListTable::init(bytes(&mut buffer), ListKind::String).unwrap();
+    // Something already there, and an expired entry to reclaim.
+    table
+        .apply(
+            &[
+                upsert("key0", "old"),
+                Change::Upsert {
+                    key: b"gone",
+                    value: b"x",
+                    expires_at_ms: 20,
+                },
+            ],
+            0,
+        )
+        .unwrap();
+    let stored = table.fill(&entries, 100);
+    assert!(stored > 50 && stored < 500, "{stored}");
+    assert_eq!(table.len(), stored);
+    assert_eq!(get(&table, "key0").map(str::len), Some(100));
+    assert_eq!(table.lookup(b"key3", 100), None);
+    assert_eq!(table.lookup(b"gone", 100), None);
+    let stored_keys = keys(&table, 100);
+    assert!(stored_keys.contains(&"key5".to_string()));
+    assert!(!stored_keys.contains(&"key499".to_string()));
+    // Everything fits: the same count as the batch.
+    let mut roomy = region(1 << 20);
+    let mut table = ListTable::init(bytes(&mut roomy), ListKind::String).unwrap();
+    entries.remove(4);
+    assert_eq!(table.fill(&entries, 100), 498);
+    assert_eq!(table.len(), 498);
+}

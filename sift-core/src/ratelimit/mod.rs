@@ -118,6 +118,7 @@ pub(crate) fn hash_for_top(seed: u64, key: &[u8]) -> u64 {
     hash::hash_key(seed, key)
 }
 mod rate;
+pub mod sync;
 mod table;
 
 #[cfg(test)]

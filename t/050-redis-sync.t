@@ -1,0 +1,237 @@
+# Cluster-wide rate limits through a real Redis (#14): Debian's
+# redis-server started here on a loopback port with its own directory,
+# three nginx instances (own prefixes) sharing it with
+# `sift_rate_zone ... sync=NAME`, then Redis stopped, started again,
+# replaced by a server answering garbage and by one that stalls.
+#   1. a per-key limit of 30 a minute holds across the three (30 admitted
+#      of 60, not the 63 the same zone admits without sync=), and Redis's
+#      counter says 30
+#   2. keepalive: 30 sync calls over a handful of connections (Redis's
+#      total_connections_received), idle connections kept (connected_clients)
+#   3. Redis stopped under load: sync_fail=open keeps the local limit (21
+#      of 30), sync_fail=closed refuses every connection; one log line per
+#      interval; latency stays low (refused at once, then backoff)
+#   4. Redis started again: syncing resumes (a new key is counted in Redis)
+#   5. garbage and a stall instead of Redis: fail open within bounded
+#      latency, one log line each, no [alert]
+#
+# Plain Test::More (several nginx, a Redis and Perl servers). Under
+# scripts/valgrind.sh (TEST_NGINX_USE_VALGRIND holds valgrind's options)
+# the first instance runs under valgrind.
+use strict;
+use warnings;
+use Test::More;
+use IO::Socket::INET;
+use IO::Select;
+use File::Temp qw(tempdir);
+use POSIX qw(WNOHANG);
+use Time::HiRes qw(sleep time);
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use SiftNginx qw(free_port slurp);
+
+SiftNginx::require_tools('redis-server', 'redis-cli');
+my $valgrind = $ENV{TEST_NGINX_USE_VALGRIND} // '';
+$valgrind = '' if $valgrind =~ /^\d*$/;
+my $slow = $valgrind ? 20 : 1;
+
+# A TLS ClientHello with this SNI (the zones' key is $sift_tls_sni).
+sub hello {
+    my ($sni) = @_;
+    my $name = pack('C n', 0, length $sni) . $sni;
+    my $ext = pack('n n n', 0, length($name) + 2, length $name) . $name;
+    my $body = pack('n', 0x0303) . ("\x11" x 32) . "\x00" . pack('n n n', 4, 0x1301, 0x002f) . "\x01\x00"
+             . pack('n', length $ext) . $ext;
+    my $hs = "\x01" . substr(pack('N', length $body), 1) . $body;
+    return "\x16\x03\x01" . pack('n', length $hs) . $hs;
+}
+
+# One connection: 1 if admitted ("ok"), 0 if refused; and its latency.
+sub try_once {
+    my ($port, $sni) = @_;
+    my $started = time;
+    my $sock = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port, Timeout => 5 * $slow)
+        or die "connect $port: $!";
+    print $sock hello($sni);
+    my ($answer, $buf) = ('', '');
+    while (1) {
+        my $n = sysread $sock, $buf, 4096;
+        last if !$n;
+        $answer .= $buf;
+    }
+    return (($answer eq "ok\n") ? 1 : 0, time - $started);
+}
+
+# Admitted connections of `n` made round-robin over `ports`; latencies.
+sub admitted {
+    my ($ports, $sni, $n) = @_;
+    my ($passed, @latency) = (0);
+    for my $i (0 .. $n - 1) {
+        my ($ok, $took) = try_once($ports->[$i % @$ports], $sni);
+        $passed += $ok;
+        push @latency, $took;
+    }
+    return ($passed, [sort { $a <=> $b } @latency]);
+}
+
+# --- Redis of our own ---------------------------------------------------
+my $redis_dir = tempdir('sift-redis-XXXX', TMPDIR => 1, CLEANUP => 1);
+my $redis_port = free_port();
+my $redis_pid;
+sub redis_cli { my $out = `redis-cli -p $redis_port @_ 2>&1`; chomp $out; $out }
+sub start_redis {
+    $redis_pid = fork // die "fork: $!";
+    if (!$redis_pid) {
+        open STDOUT, '>', "$redis_dir/redis.log";
+        open STDERR, '>&', \*STDOUT;
+        exec 'redis-server', '--port', $redis_port, '--bind', '127.0.0.1', '--dir', $redis_dir,
+            '--save', '', '--appendonly', 'no', '--daemonize', 'no'
+            or die "exec redis-server: $!";
+    }
+    my $deadline = time + 10;
+    sleep 0.05 until redis_cli('PING') eq 'PONG' || time > $deadline;
+    BAIL_OUT('redis-server did not start: ' . slurp("$redis_dir/redis.log")) unless redis_cli('PING') eq 'PONG';
+}
+sub stop_redis {
+    return unless $redis_pid;
+    kill 'TERM', $redis_pid;
+    waitpid $redis_pid, 0;
+    undef $redis_pid;
+}
+sub redis_info {
+    my ($field) = @_;
+    my ($value) = redis_cli('INFO') =~ /^$field:(\d+)/m;
+    return $value // -1;
+}
+
+# --- Servers that are not Redis -------------------------------------------
+my @children;
+sub fake_redis {
+    my ($port, $garbage) = @_;
+    my $listen = IO::Socket::INET->new(Listen => 64, LocalAddr => '127.0.0.1', LocalPort => $port,
+                                       ReuseAddr => 1) or die "fake redis: $!";
+    my $pid = fork // die "fork: $!";
+    if (!$pid) {
+        my @held;
+        while (my $c = $listen->accept) {
+            print $c "HTTP/1.1 400 Bad Request\r\n\r\n" if $garbage;
+            push @held, $c;    # a stall: read nothing, answer nothing
+        }
+        exit 0;
+    }
+    close $listen;
+    push @children, $pid;
+}
+
+END {
+    local $?;
+    stop_redis();
+    for (@children) { kill 'KILL', $_; waitpid $_, 0 }
+}
+
+# --- Three nginx sharing the Redis -------------------------------------
+start_redis();
+my %fake = (garbage => free_port(), stall => free_port());
+fake_redis($fake{garbage}, 1);
+fake_redis($fake{stall}, 0);
+
+my (@hosts, @synced, @solo, @closed, @junk);
+for my $i (0 .. 2) {
+    my $nginx = SiftNginx->new("redis$i");
+    $nginx->{nginx} = "valgrind -q $valgrind $nginx->{nginx}" if $valgrind && $i == 0;
+    my %p = map { $_ => free_port() } qw(synced solo closed garbage stall);
+    my $workers = $i == 0 ? 2 : 1;    # the first shares its tables between two workers
+    $nginx->write_conf(<<"CONF");
+worker_processes $workers;
+events { worker_connections 256; }
+stream {
+    sift_redis name=shared server=127.0.0.1:$redis_port timeout=500ms keepalive=2;
+    sift_redis name=garbage server=127.0.0.1:$fake{garbage} timeout=500ms;
+    sift_redis name=stall server=127.0.0.1:$fake{stall} timeout=300ms;
+    sift_rate_zone \$sift_tls_sni zone=cluster:1m rate=10r/m sync=shared;
+    sift_rate_zone \$sift_tls_sni zone=strict:1m rate=10r/m sync=shared sync_fail=closed;
+    sift_rate_zone \$sift_tls_sni zone=solo:1m rate=10r/m;
+    sift_rate_zone \$sift_tls_sni zone=junk:1m rate=10r/m sync=garbage;
+    sift_rate_zone \$sift_tls_sni zone=slow:1m rate=10r/m sync=stall;
+    server { listen 127.0.0.1:$p{synced};  sift on; sift_rate zone=cluster burst=20; return "ok\\n"; }
+    server { listen 127.0.0.1:$p{closed};  sift on; sift_rate zone=strict burst=20;  return "ok\\n"; }
+    server { listen 127.0.0.1:$p{solo};    sift on; sift_rate zone=solo burst=20;    return "ok\\n"; }
+    server { listen 127.0.0.1:$p{garbage}; sift on; sift_rate zone=junk burst=20;    return "ok\\n"; }
+    server { listen 127.0.0.1:$p{stall};   sift on; sift_rate zone=slow burst=20;    return "ok\\n"; }
+}
+CONF
+    $nginx->start($p{synced});
+    SiftNginx::wait_port($_) for values %p;
+    push @hosts, $nginx;
+    push @synced, $p{synced};
+    push @solo, $p{solo};
+    push @closed, $p{closed};
+    push @junk, [$p{garbage}, $p{stall}];
+}
+
+# Windows are minutes on the wall clock: start early in one.
+my $into = time % 60;
+sleep 61 - $into if $into > 30;
+my $window = int(time / 60);
+
+# 1. The limit across hosts.
+my ($passed) = admitted(\@synced, 'a.test', 60);
+is $passed, 30, 'synced: 30 of 60 admitted across three hosts (rate=10r/m burst=20 is 30 a window)';
+# A host whose last count is below the limit adds its next connection
+# before Redis's answer refuses it: at most one such per other host.
+my $counted = redis_cli("GET sift:rate:cluster:a.test:$window");
+ok $counted >= 30 && $counted <= 32, "Redis counted the 30 admissions, and at most one refused per other host ($counted)"
+    or diag redis_cli('KEYS', "'*'");
+my ($solo_passed) = admitted(\@solo, 'a.test', 66);
+is $solo_passed, 63, 'control: the same zone without sync= admits 21 per host, 63 of 66';
+
+# 2. Keepalive: each admission made a call (sync_batch=1); few connections did.
+my $connections = redis_info('total_connections_received');
+# redis-cli's own connections count too (about one per call above).
+cmp_ok $connections, '<=', 16, "30 sync calls over few connections ($connections received, redis-cli's included)";
+my $clients = redis_info('connected_clients');
+cmp_ok $clients, '>=', 2, "pooled connections stay open ($clients connected)";
+cmp_ok $clients, '<=', 2 * 4 + 1, 'and no more than keepalive=2 per worker (4 workers) plus redis-cli';
+
+# 3. Redis stopped under load.
+stop_redis();
+my ($open_passed, $open_latency) = admitted([$synced[0]], 'b.test', 30);
+is $open_passed, 21, 'Redis down, sync_fail=open: the local limit alone (21 of 30)';
+my ($closed_passed, $closed_latency) = admitted([$closed[1]], 'b.test', 10);
+is $closed_passed, 0, 'Redis down, sync_fail=closed: every connection refused';
+cmp_ok $open_latency->[-1], '<', 1 * $slow, sprintf('Redis down: slowest connection %.0f ms', $open_latency->[-1] * 1000);
+my $log0 = $hosts[0]->error_log;
+my $lines = () = $log0 =~ /sift: redis "shared": sync of sift_rate_zone "cluster" failed/g;
+is $lines, 1, 'one log line for the failing Redis in the interval (both workers)';
+unlike $log0, qr/connect\(\) to 127\.0\.0\.1:$redis_port failed/, "nginx's own connect() errors are not logged per connection";
+
+# 4. Redis back: syncing resumes once the backoff (at most 5 s) ends.
+start_redis();
+sleep 5.5;
+admitted(\@synced, 'c.test', 3);
+my $counter = redis_cli("GET sift:rate:cluster:c.test:" . int(time / 60));
+ok $counter >= 1, "Redis back: a new key is counted in Redis again ($counter)";
+my ($closed_again) = admitted([$closed[1]], 'c.test', 3);
+is $closed_again, 3, 'and sync_fail=closed admits again';
+
+# 5. Garbage, and a stall.
+my ($junk_passed, $junk_latency) = admitted([$junk[2][0]], 'd.test', 30);
+is $junk_passed, 21, 'a server answering garbage: fail open to the local limit';
+cmp_ok $junk_latency->[-1], '<', 1 * $slow, sprintf('garbage: slowest connection %.0f ms', $junk_latency->[-1] * 1000);
+my ($stall_passed, $stall_latency) = admitted([$junk[2][1]], 'd.test', 30);
+is $stall_passed, 21, 'a stalled server: fail open to the local limit';
+cmp_ok $stall_latency->[-1], '<', 0.3 + 0.5 * $slow, sprintf('stall: slowest connection %.0f ms (timeout=300ms)', $stall_latency->[-1] * 1000);
+cmp_ok $stall_latency->[int(@$stall_latency / 2)], '<', 0.05 * $slow, 'stall: the median connection does not wait (backoff)';
+my $log2 = $hosts[2]->error_log;
+my $garbage_lines = () = $log2 =~ /sift: redis "garbage": .*failed \(unexpected reply\)/g;
+my $stall_lines = () = $log2 =~ /sift: redis "stall": .*failed \(timed out\)/g;
+is $garbage_lines, 1, 'garbage: one log line in the interval';
+is $stall_lines, 1, 'stall: one log line in the interval';
+
+for my $i (0 .. 2) {
+    my $log = $hosts[$i]->error_log;
+    unlike $log, qr/\[(alert|crit|emerg)\]/, "host $i: no [alert], [crit] or [emerg]";
+    unlike $log, qr/exited on signal/, "host $i: no worker lost";
+}
+
+done_testing;

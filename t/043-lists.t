@@ -58,6 +58,7 @@ http {
         listen 127.0.0.1:$port{http};
         location /sift/ { sift_api write=on; }
         location /ro/ { sift_api; }
+        location /small/ { sift_api write=on; client_body_buffer_size 16k; }
         location = /metrics { sift_metrics; }
     }
 }
@@ -179,6 +180,13 @@ is_list('ja4', {}, 'no bad request changed the list');
 {
     my $big = '{"k":"' . ('v' x (1 << 20)) . '"}';
     api_error('POST', '/sift/lists/ja4', $big, 413, 'BodyTooLarge', 'a body over 1 MB');
+}
+{
+    my %batch = map { ("key-$_" => 'v' x 100) } 1 .. 200;    # about 23k
+    like(api_error('POST', '/small/lists/ja4', $json->encode(\%batch), 413, 'BodyTooLarge', 'a body over client_body_buffer_size'),
+         qr/client_body_buffer_size/, 'the 413 names client_body_buffer_size');
+    is((api('POST', '/sift/lists/ja4', $json->encode(\%batch)))[0], 201, 'the same batch where the buffer holds it');
+    is((api('DELETE', '/sift/lists/ja4'))[0], 204, 'and DELETE empties the list again');
 }
 api_error('GET', '/sift/lists/nope', undef, 404, 'ListNotFound', 'an unknown list');
 api_error('POST', '/sift/lists/nope', '{"a":"b"}', 404, 'ListNotFound', 'POST to an unknown list');

@@ -160,6 +160,7 @@ like(slurp("$dir/logs/error.log"), qr/\[error\] .*sift: access forbidden by rule
      'each refusal is logged with its rule');
 ok(-s $file, 'the state file is written');
 like(slurp($file), qr/\Q$ja4\E/, 'it holds the JA4');
+is((stat $file)[2] & 07777, 0600, 'it is readable by nginx only (mode 0600)');
 my @temps = glob("$state/.*.tmp");
 is(scalar(@temps), 0, 'no temporary file is left');
 

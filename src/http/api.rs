@@ -145,7 +145,9 @@ impl ContentHandler for ApiHandler {
         error(
             413,
             "BodyTooLarge",
-            &format!("request body larger than {limit} bytes"),
+            &format!(
+                "request body larger than {limit} bytes or than client_body_buffer_size (sift_api reads bodies in one buffer)"
+            ),
         )
     }
 

@@ -11,6 +11,7 @@
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write as _};
+use std::os::unix::fs::OpenOptionsExt as _;
 use std::path::{Path, PathBuf};
 
 use ngx_stream::ffi::NGX_LOG_ERR;
@@ -123,10 +124,12 @@ pub fn write_temp(path: &Path, kind: ListKind, entries: &[Entry]) -> io::Result<
     temp_name.push(format!(".{}.tmp", std::process::id()));
     let temp = path.with_file_name(temp_name);
     let bytes = state::encode(kind, entries);
+    // Only nginx's users read it: the lists decide who gets in.
     let written = OpenOptions::new()
         .write(true)
         .create(true)
         .truncate(true)
+        .mode(0o600)
         .open(&temp)
         .and_then(|mut file| {
             file.write_all(&bytes)?;

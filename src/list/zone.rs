@@ -206,7 +206,9 @@ impl ZoneKind for ListZoneKind {
                 return Err(changed_type(previous));
             }
             data.table = previous.table.clone();
-            data.state_off = previous.state_off.clone();
+            if previous.state == data.state {
+                data.state_off = previous.state_off.clone();
+            }
             return Ok(());
         }
         let resized = zone.resized_previous::<ListZoneKind>();

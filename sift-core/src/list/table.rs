@@ -439,6 +439,10 @@ impl<'a> ListTable<'a> {
             .sum();
         let new_count = plans.iter().filter(|p| p.write.is_some()).count();
         let replaced = plans.iter().filter(|p| p.existing.is_some()).count();
+        if replaced == 0 && new_count == 0 {
+            // Only removals of absent keys: nothing to write, no new version.
+            return Ok(());
+        }
         let len_after = self.len() - replaced.min(self.len()) + new_count;
         let fits_now = self.header.arena_top as usize + new_bytes <= self.arena.len()
             && len_after <= self.max_entries();

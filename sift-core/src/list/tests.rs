@@ -84,8 +84,9 @@ fn string_exact_match() {
     assert_eq!(get(&table, "a"), None);
     assert_eq!(table.len(), 1);
     assert_eq!(table.version(), 3);
-    // The empty batch changes nothing.
+    // The empty batch, and removing absent keys, change nothing.
     table.apply(&[], 0).unwrap();
+    table.apply(&[remove("a"), remove("zz")], 0).unwrap();
     assert_eq!(table.version(), 3);
 }
 

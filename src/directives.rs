@@ -160,6 +160,7 @@ impl MainDirective for SiftRateZone {
         let sync = match sync_name {
             Some(redis) => Some(crate::ratelimit::RateSync {
                 redis_name: lossy(redis).into_owned(),
+                location: cf.location(),
                 // Found wherever sift_redis declares it; checked when
                 // servers are merged.
                 redis: cf

@@ -14,6 +14,9 @@
 #   4. Redis started again: syncing resumes (a new key is counted in Redis)
 #   5. garbage and a stall instead of Redis: fail open within bounded
 #      latency, one log line each, no [alert]
+#   6. AUTH: a Redis ACL user's connections sync (user= password=), a
+#      wrong password fails (closed: refused, one log line)
+#   7. configuration errors of sift_redis and sync= (nginx -t)
 #
 # Plain Test::More (several nginx, a Redis and Perl servers). Under
 # scripts/valgrind.sh (TEST_NGINX_USE_VALGRIND holds valgrind's options)
@@ -131,15 +134,16 @@ END {
 
 # --- Three nginx sharing the Redis -------------------------------------
 start_redis();
+redis_cli(q{ACL SETUSER sift on '>secret' '~*' '+@all'}) eq 'OK' or BAIL_OUT('ACL SETUSER failed');
 my %fake = (garbage => free_port(), stall => free_port());
 fake_redis($fake{garbage}, 1);
 fake_redis($fake{stall}, 0);
 
-my (@hosts, @synced, @solo, @closed, @junk);
+my (@hosts, @synced, @solo, @closed, @junk, @authed);
 for my $i (0 .. 2) {
     my $nginx = SiftNginx->new("redis$i");
     $nginx->{nginx} = "valgrind -q $valgrind $nginx->{nginx}" if $valgrind && $i == 0;
-    my %p = map { $_ => free_port() } qw(synced solo closed garbage stall);
+    my %p = map { $_ => free_port() } qw(synced solo closed garbage stall authz noauth);
     my $workers = $i == 0 ? 2 : 1;    # the first shares its tables between two workers
     $nginx->write_conf(<<"CONF");
 worker_processes $workers;
@@ -148,6 +152,10 @@ stream {
     sift_redis name=shared server=127.0.0.1:$redis_port timeout=500ms keepalive=2;
     sift_redis name=garbage server=127.0.0.1:$fake{garbage} timeout=500ms;
     sift_redis name=stall server=127.0.0.1:$fake{stall} timeout=300ms;
+    sift_redis name=authed server=127.0.0.1:$redis_port user=sift password=secret;
+    sift_redis name=badauth server=localhost:$redis_port password=wrong;
+    sift_rate_zone \$sift_tls_sni zone=authz:1m rate=10r/m sync=authed;
+    sift_rate_zone \$sift_tls_sni zone=noauth:1m rate=10r/m sync=badauth sync_fail=closed;
     sift_rate_zone \$sift_tls_sni zone=cluster:1m rate=10r/m sync=shared;
     sift_rate_zone \$sift_tls_sni zone=strict:1m rate=10r/m sync=shared sync_fail=closed;
     sift_rate_zone \$sift_tls_sni zone=solo:1m rate=10r/m;
@@ -158,6 +166,8 @@ stream {
     server { listen 127.0.0.1:$p{solo};    sift on; sift_rate zone=solo burst=20;    return "ok\\n"; }
     server { listen 127.0.0.1:$p{garbage}; sift on; sift_rate zone=junk burst=20;    return "ok\\n"; }
     server { listen 127.0.0.1:$p{stall};   sift on; sift_rate zone=slow burst=20;    return "ok\\n"; }
+    server { listen 127.0.0.1:$p{authz};   sift on; sift_rate zone=authz burst=20;   return "ok\\n"; }
+    server { listen 127.0.0.1:$p{noauth};  sift on; sift_rate zone=noauth burst=20;  return "ok\\n"; }
 }
 CONF
     $nginx->start($p{synced});
@@ -167,6 +177,7 @@ CONF
     push @solo, $p{solo};
     push @closed, $p{closed};
     push @junk, [$p{garbage}, $p{stall}];
+    push @authed, [$p{authz}, $p{noauth}];
 }
 
 # Windows are minutes on the wall clock: start early in one.
@@ -192,6 +203,17 @@ cmp_ok $connections, '<=', 16, "30 sync calls over few connections ($connections
 my $clients = redis_info('connected_clients');
 cmp_ok $clients, '>=', 2, "pooled connections stay open ($clients connected)";
 cmp_ok $clients, '<=', 2 * 4 + 1, 'and no more than keepalive=2 per worker (4 workers) plus redis-cli';
+
+# 6. AUTH on new connections (pooled ones are authenticated already).
+my ($auth_passed) = admitted([$authed[1][0]], 'e.test', 5);
+is $auth_passed, 5, 'user= password=: admitted';
+is redis_cli("GET sift:rate:authz:e.test:" . int(time / 60)), 5, 'and counted in Redis through the ACL user';
+my $as_sift = () = redis_cli('CLIENT', 'LIST') =~ /\buser=sift\b/g;
+cmp_ok $as_sift, '>=', 1, "the pooled connection is authenticated as the ACL user ($as_sift)";
+my ($noauth_passed) = admitted([$authed[1][1]], 'e.test', 3);
+is $noauth_passed, 0, 'a wrong password with sync_fail=closed: refused';
+my $noauth_lines = () = $hosts[1]->error_log =~ /sift: redis "badauth": sync of sift_rate_zone "noauth" failed/g;
+is $noauth_lines, 1, 'a wrong password: one log line in the interval';
 
 # 3. Redis stopped under load.
 stop_redis();
@@ -227,6 +249,42 @@ my $garbage_lines = () = $log2 =~ /sift: redis "garbage": .*failed \(unexpected 
 my $stall_lines = () = $log2 =~ /sift: redis "stall": .*failed \(timed out\)/g;
 is $garbage_lines, 1, 'garbage: one log line in the interval';
 is $stall_lines, 1, 'stall: one log line in the interval';
+
+# 7. Configuration errors (nginx -t).
+my $conf_nginx = SiftNginx->new('redis-conf');
+my @bad = (
+    ['sift_redis server=127.0.0.1:6379;', qr/"sift_redis" must have "name" parameter/],
+    ['sift_redis name=r;', qr/"sift_redis" must have "server" parameter/],
+    ['sift_redis name=r server=127.0.0.1;', qr/invalid server "127\.0\.0\.1": no port/],
+    ['sift_redis name=r server=127.0.0.1:0;', qr/invalid server "127\.0\.0\.1:0"/],
+    ['sift_redis name=r server=host.invalid:6379;', qr/host not found in server "host\.invalid:6379"/],
+    ['sift_redis name=r server=127.0.0.1:6379 keepalive=lots;', qr/invalid keepalive "lots"/],
+    ['sift_redis name=r server=127.0.0.1:6379 timeout=0;', qr/invalid timeout "0"/],
+    ['sift_redis name=r server=127.0.0.1:6379 user=u;', qr/"sift_redis" has "user" without "password"/],
+    ['sift_redis name=r server=127.0.0.1:6379 db=1;', qr/invalid parameter "db=1"/],
+    ['sift_redis name=r server=127.0.0.1:6379 password=;', qr/empty value in "password="/],
+    ['sift_redis name=r/x server=127.0.0.1:6379;', qr/invalid name "r\/x"/],
+    ["sift_redis name=r server=127.0.0.1:6379;\n    sift_redis name=r server=127.0.0.1:6380;", qr/duplicate sift_redis "r"/],
+    ['sift_rate_zone $sift_tls_sni zone=z:1m rate=1r/s sync=nowhere;', qr/unknown sift_redis "nowhere" in sift_rate_zone "z"/, 1],
+    ["sift_redis name=r server=127.0.0.1:6379;\n    sift_rate_zone \$sift_tls_sni zone=z:1m rate=1r/s sync=r sync_fail=maybe;",
+     qr/invalid sync_fail "maybe", it must be "open" or "closed"/],
+    ['sift_rate_zone $sift_tls_sni zone=z:1m rate=1r/s sync_fail=open;', qr/"sync_fail" and "sync_batch" need "sync"/],
+    ["sift_redis name=r server=127.0.0.1:6379;\n    sift_rate_zone \$sift_tls_sni zone=z:1m rate=1r/s sync=r sync_batch=0;",
+     qr/invalid sync_batch "0"/],
+);
+for my $case (@bad) {
+    my ($lines, $error, $used) = @$case;
+    my $server = $used ? "server { listen 127.0.0.1:1; sift_rate zone=z; return x; }" : '';
+    $conf_nginx->write_conf("events {}\nstream {\n    $lines\n    $server\n}\n");
+    my ($rc, $out) = $conf_nginx->run('-t');
+    isnt $rc, 0, "nginx -t fails: $lines";
+    like $out, qr/\[emerg\] .*$error.* in \S+nginx\.conf:\d+/, "and says so with file and line: $lines";
+}
+$conf_nginx->write_conf("events {}\nstream {\n    sift_redis name=r server=localhost:6379 server=[::1]:6380 timeout=50ms keepalive=0 user=u password=p;\n"
+    . "    sift_rate_zone \$sift_tls_sni zone=z:1m rate=1r/s sync=r sync_fail=closed sync_batch=10;\n"
+    . "    server { listen 127.0.0.1:1; sift_rate zone=z; return x; }\n}\n");
+my ($good_rc, $good_out) = $conf_nginx->run('-t');
+is $good_rc, 0, 'every parameter at once: nginx -t passes' or diag $good_out;
 
 for my $i (0 .. 2) {
     my $log = $hosts[$i]->error_log;

@@ -33,8 +33,8 @@ impl RateLimit {
         };
         match &zone.sync {
             Some(sync) if sync.redis().is_none() => Err(Error::Invalid(format!(
-                "unknown sift_redis \"{}\" in sift_rate_zone \"{}\"",
-                sync.redis_name, zone.name
+                "unknown sift_redis \"{}\" in sift_rate_zone \"{}\" in {}",
+                sync.redis_name, zone.name, sync.location
             ))),
             _ => Ok(()),
         }

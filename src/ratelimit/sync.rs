@@ -15,7 +15,6 @@
 //! `closed` refuses what needed Redis, and while Redis is down every
 //! connection of the zone. Failures are logged once per interval.
 
-use core::cell::Cell;
 use std::cell::RefCell;
 use std::net::SocketAddr;
 
@@ -35,6 +34,8 @@ use crate::redis::{RedisConf, RedisZoneKind};
 #[derive(Clone, Debug)]
 pub struct RateSync {
     pub redis_name: String,
+    /// Where `sync=` is written, for an unknown name found later.
+    pub location: String,
     pub redis: ZoneRef<RedisZoneKind>,
     pub fail_closed: bool,
     pub batch: u32,
@@ -57,9 +58,17 @@ pub struct PendingSync {
 thread_local! {
     /// The request being written (sessions take turns on a worker).
     static REQUEST: RefCell<(Vec<u8>, Vec<u8>)> = const { RefCell::new((Vec::new(), Vec::new())) };
-    /// Whether the last call to Redis failed (this worker): with
-    /// `sync_fail=closed` the zone refuses meanwhile.
-    static DOWN: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Whether the zone's Redis failed last (this worker).
+fn is_down(sync: &RateSync) -> bool {
+    sync.redis().is_some_and(|redis| redis.down.get())
+}
+
+fn set_down(sync: &RateSync, down: bool) {
+    if let Some(redis) = sync.redis() {
+        redis.down.set(down);
+    }
 }
 
 impl RateSync {
@@ -103,7 +112,7 @@ pub fn decide(
     key: &[u8],
     verdict: SyncVerdict,
 ) -> Option<Verdict> {
-    let down = DOWN.with(Cell::get);
+    let down = is_down(sync);
     match verdict {
         SyncVerdict::Reject => Some(Verdict::Rejected),
         SyncVerdict::Pass if down && sync.fail_closed => Some(Verdict::Rejected),
@@ -210,7 +219,7 @@ pub fn on_call_done(session: &Session<'_>, outcome: CallOutcome<'_>) -> TimerAct
     };
     let verdict = match count {
         Some(global) => {
-            DOWN.with(|down| down.set(false));
+            set_down(sync, false);
             let params = params(zone, sync, limit.burst);
             let now = ngx_stream::time::wall_msec();
             let within = zone
@@ -311,7 +320,7 @@ fn failed(
     window: u64,
     why: &str,
 ) {
-    DOWN.with(|down| down.set(true));
+    set_down(sync, true);
     forget_flight(zone, key, window);
     if let Some(redis) = sync.redis() {
         let mode = if sync.fail_closed {

@@ -122,6 +122,7 @@ impl MainDirective for SiftRedis {
             prelude,
             pool_key,
             state: None,
+            down: Default::default(),
         };
         let size = 8 * ngx_stream::shm::page_size();
         match cf.add_zone::<RedisZoneKind>(&zone_name(name), size, data)? {
@@ -139,6 +140,9 @@ fn resolve(value: &[u8]) -> Result<SocketAddr> {
     let text = core::str::from_utf8(value)
         .map_err(|_| Error::Invalid(format!("invalid server \"{}\"", lossy(value))))?;
     if let Ok(address) = text.parse::<SocketAddr>() {
+        if address.port() == 0 {
+            return Err(Error::Invalid(format!("invalid server \"{text}\"")));
+        }
         return Ok(address);
     }
     let Some((host, port)) = text.rsplit_once(':') else {

@@ -54,6 +54,9 @@ pub struct RedisConf {
     pub pool_key: u64,
     /// When a failure was last logged, and how many since (all workers).
     pub state: Option<SharedRegion>,
+    /// Whether the last call from this worker failed (`sync_fail=closed`
+    /// refuses meanwhile).
+    pub down: core::cell::Cell<bool>,
 }
 
 impl RedisConf {

@@ -166,7 +166,7 @@ impl MainDirective for SiftRateZone {
                 redis: cf
                     .zone_ref::<crate::redis::RedisZoneKind>(&crate::redis::zone_name(redis))?,
                 fail_closed: sync_fail.unwrap_or(false),
-                batch: sync_batch.unwrap_or(crate::ratelimit::sync::DEFAULT_BATCH),
+                batch: sync_batch,
             }),
             None => None,
         };

@@ -139,11 +139,11 @@ my %fake = (garbage => free_port(), stall => free_port());
 fake_redis($fake{garbage}, 1);
 fake_redis($fake{stall}, 0);
 
-my (@hosts, @synced, @solo, @closed, @junk, @authed);
+my (@hosts, @synced, @solo, @batched, @closed, @junk, @authed);
 for my $i (0 .. 2) {
     my $nginx = SiftNginx->new("redis$i");
     $nginx->{nginx} = "valgrind -q $valgrind $nginx->{nginx}" if $valgrind && $i == 0;
-    my %p = map { $_ => free_port() } qw(synced solo closed garbage stall authz noauth);
+    my %p = map { $_ => free_port() } qw(synced solo batched closed garbage stall authz noauth);
     my $workers = $i == 0 ? 2 : 1;    # the first shares its tables between two workers
     $nginx->write_conf(<<"CONF");
 worker_processes $workers;
@@ -154,16 +154,18 @@ stream {
     sift_redis name=stall server=127.0.0.1:$fake{stall} timeout=300ms;
     sift_redis name=authed server=127.0.0.1:$redis_port user=sift password=secret;
     sift_redis name=badauth server=localhost:$redis_port password=wrong;
-    sift_rate_zone \$sift_tls_sni zone=authz:1m rate=10r/m sync=authed;
-    sift_rate_zone \$sift_tls_sni zone=noauth:1m rate=10r/m sync=badauth sync_fail=closed;
-    sift_rate_zone \$sift_tls_sni zone=cluster:1m rate=10r/m sync=shared;
-    sift_rate_zone \$sift_tls_sni zone=strict:1m rate=10r/m sync=shared sync_fail=closed;
+    sift_rate_zone \$sift_tls_sni zone=authz:1m rate=10r/m sync=authed sync_batch=1;
+    sift_rate_zone \$sift_tls_sni zone=noauth:1m rate=10r/m sync=badauth sync_fail=closed sync_batch=1;
+    sift_rate_zone \$sift_tls_sni zone=cluster:1m rate=10r/m sync=shared sync_batch=1;
+    sift_rate_zone \$sift_tls_sni zone=strict:1m rate=10r/m sync=shared sync_fail=closed sync_batch=1;
     sift_rate_zone \$sift_tls_sni zone=solo:1m rate=10r/m;
+    sift_rate_zone \$sift_tls_sni zone=batched:1m rate=10r/m sync=shared;
     sift_rate_zone \$sift_tls_sni zone=junk:1m rate=10r/m sync=garbage;
     sift_rate_zone \$sift_tls_sni zone=slow:1m rate=10r/m sync=stall;
     server { listen 127.0.0.1:$p{synced};  sift on; sift_rate zone=cluster burst=20; return "ok\\n"; }
     server { listen 127.0.0.1:$p{closed};  sift on; sift_rate zone=strict burst=20;  return "ok\\n"; }
     server { listen 127.0.0.1:$p{solo};    sift on; sift_rate zone=solo burst=20;    return "ok\\n"; }
+    server { listen 127.0.0.1:$p{batched}; sift on; sift_rate zone=batched burst=20; return "ok\\n"; }
     server { listen 127.0.0.1:$p{garbage}; sift on; sift_rate zone=junk burst=20;    return "ok\\n"; }
     server { listen 127.0.0.1:$p{stall};   sift on; sift_rate zone=slow burst=20;    return "ok\\n"; }
     server { listen 127.0.0.1:$p{authz};   sift on; sift_rate zone=authz burst=20;   return "ok\\n"; }
@@ -175,6 +177,7 @@ CONF
     push @hosts, $nginx;
     push @synced, $p{synced};
     push @solo, $p{solo};
+    push @batched, $p{batched};
     push @closed, $p{closed};
     push @junk, [$p{garbage}, $p{stall}];
     push @authed, [$p{authz}, $p{noauth}];
@@ -195,6 +198,13 @@ ok $counted >= 30 && $counted <= 32, "Redis counted the 30 admissions, and at mo
     or diag redis_cli('KEYS', "'*'");
 my ($solo_passed) = admitted(\@solo, 'a.test', 66);
 is $solo_passed, 63, 'control: the same zone without sync= admits 21 per host, 63 of 66';
+
+# The default sync_batch (a tenth of the limit: 3) lets each host run up
+# to 2 ahead of Redis: at most 30 + 3 * 2 across the three.
+my ($batched_passed) = admitted(\@batched, 'a.test', 60);
+ok $batched_passed >= 30 && $batched_passed <= 36, "default sync_batch=3: $batched_passed of 60 admitted (30 to 36)";
+my $batched_counted = redis_cli("GET sift:rate:batched:a.test:$window");
+ok $batched_counted >= 24 && $batched_counted <= 39, "and Redis counted them in batches ($batched_counted)";
 
 # 2. Keepalive: each admission made a call (sync_batch=1); few connections did.
 my $connections = redis_info('total_connections_received');

@@ -38,12 +38,16 @@ pub struct RateSync {
     pub location: String,
     pub redis: ZoneRef<RedisZoneKind>,
     pub fail_closed: bool,
-    pub batch: u32,
+    /// `sync_batch=N`; None: a tenth of the window's limit (at least 1).
+    pub batch: Option<u32>,
 }
 
-/// `sync_batch=` default: every admission is added at once (the most
-/// accurate; calls are made only for admitted connections).
-pub const DEFAULT_BATCH: u32 = 1;
+/// `sync_batch=` default: a tenth of the window's limit, so each host
+/// runs at most a tenth of the limit ahead of Redis, and a key with fewer
+/// admissions than that in a window (most clients) costs no call at all.
+pub fn default_batch(limit: u64) -> u32 {
+    u32::try_from(limit / 10).unwrap_or(u32::MAX).max(1)
+}
 
 /// A sync a session waits for.
 #[derive(Clone, Copy, Debug)]
@@ -85,10 +89,11 @@ pub fn params(zone: &RateZone, sync: &RateSync, burst: u32) -> SyncParams {
         1_000
     };
     let timeout = sync.redis().map_or(1_000, |redis| redis.timeout as u64);
+    let limit = u64::from(zone.rate.count()) + u64::from(burst);
     SyncParams {
-        limit: u64::from(zone.rate.count()) + u64::from(burst),
+        limit,
         window_ms,
-        batch: sync.batch,
+        batch: sync.batch.unwrap_or_else(|| default_batch(limit)),
         flight_timeout_ms: timeout.saturating_mul(2).saturating_add(1_000),
     }
 }

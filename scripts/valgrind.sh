@@ -21,7 +21,9 @@
 #   t/016-new-detectors.t, t/017-udp-quic.t, t/020-real-clients.t,
 #   t/021-quic-real-clients.t, t/041-metrics-live.t,
 #   t/012-release-build.t, t/013-example-configs.t (run nginx -t / their own
-#   instances).
+#   instances), t/044-lists-live.t (two workers, reloads, restarts and a
+#   2 s expiry, timed for a normal nginx). t/043-lists.t, like t/090, runs
+#   its own nginx under valgrind when TEST_NGINX_USE_VALGRIND holds options.
 # SIFT_MODULE, TEST_NGINX_SERVROOT, TEST_NGINX_PORT as for scripts/prove.sh.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -33,12 +35,13 @@ command -v valgrind >/dev/null || { echo "valgrind.sh: valgrind is not installed
 # (see above), left out of every mode.
 not_test_nginx=(t/012-release-build.t t/013-example-configs.t t/016-new-detectors.t
                 t/017-udp-quic.t t/020-real-clients.t t/021-quic-real-clients.t
-                t/041-metrics-live.t)
+                t/041-metrics-live.t t/044-lists-live.t)
 # The default (test command) set, within its time budget (~5 min on 2
 # cores): detection of every protocol, TLS parsing and JA4, access rules,
 # rate limits (own and shared zones), panic containment, session ends,
 # signatures, sift_auth_request (its HTTP calls: allow, deny, slow, down,
-# 500, cache), metrics, sift_top, and the faults of t/090 (a backend
+# 500, cache), metrics, sift_top, the lists API (t/043: every method and
+# error, a full list zone), and the faults of t/090 (a backend
 # resetting or refusing, a full rate zone). Left out by default only to save time, run by FULL:
 #   t/002-preread.t, t/004-multiplex.t  preread and timeouts: the same
 #       session paths as t/001 and t/014, with more waiting
@@ -47,7 +50,7 @@ not_test_nginx=(t/012-release-build.t t/013-example-configs.t t/016-new-detector
 #   t/030-layer-example.t  the layer's example module, not sift
 quick=(t/001-protocol.t t/003-tls.t t/005-access.t t/006-ratelimit.t t/007-ratelimit-shared.t
        t/010-panic-containment.t t/014-session-end.t t/015-signatures.t t/018-auth-request.t
-       t/040-metrics.t t/042-top.t t/090-faults.t)
+       t/040-metrics.t t/042-top.t t/043-lists.t t/090-faults.t)
 
 mode=quick
 files=()

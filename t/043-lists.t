@@ -6,7 +6,10 @@
 # sift_list_zone, sift_list and sift_api refused by `nginx -t`.
 #
 # Plain Test::More with an nginx of its own (t/lib/SiftNginx.pm); ports
-# from TEST_NGINX_PORT (default 4100) + 10 .. + 19.
+# from TEST_NGINX_PORT (default 4100) + 10 .. + 19. Under
+# scripts/valgrind.sh (TEST_NGINX_USE_VALGRIND holds valgrind's options)
+# that nginx runs under valgrind, master and workers, whose logs
+# valgrind.sh checks; the `nginx -t` cases at the end run without it.
 use strict;
 use warnings;
 use Test::More;
@@ -22,6 +25,12 @@ my $base = ($ENV{TEST_NGINX_PORT} || 4100) + 10;
 my %port = (plain => $base, top => $base + 1, http => $base + 2, tiny => $base + 3);
 my $nginx = SiftNginx->new('lists');
 my $dir = $nginx->prefix;
+my $plain_nginx = $nginx->{nginx};
+my $valgrind = $ENV{TEST_NGINX_USE_VALGRIND} // '';
+$valgrind = '' if $valgrind =~ /^\d*$/;    # only valgrind.sh's options, not Test::Nginx's numeric mode
+my $slow = $valgrind ? 20 : 1;             # how much longer everything takes under valgrind
+# SiftNginx runs this through the shell; forked workers stay under valgrind.
+$nginx->{nginx} = "valgrind -q $valgrind $plain_nginx" if $valgrind;
 my $json = JSON::PP->new->canonical;
 
 $nginx->write_conf(<<"CONF");
@@ -64,11 +73,12 @@ http {
 }
 CONF
 $nginx->start($port{http});
+SiftNginx::wait_port($port{http}) if $valgrind;    # valgrind's start is slow
 
 # (status, body, headers) of one API call through curl.
 sub api {
     my ($method, $path, $body) = @_;
-    my @args = ('-sS', '--max-time', '5', '-o', "$dir/body", '-D', "$dir/headers", '-w', '%{http_code}');
+    my @args = ('-sS', '--max-time', 5 * $slow, '-o', "$dir/body", '-D', "$dir/headers", '-w', '%{http_code}');
     if ($method eq 'HEAD') {
         push @args, '-I';
     } else {
@@ -117,7 +127,8 @@ sub is_list {
 
 sub answer {
     my ($port) = @_;
-    my $sock = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port, Timeout => 5) or die "$port: $!";
+    my $sock = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port, Timeout => 5 * $slow)
+        or die "$port: $!";
     my $line = <$sock>;
     return $line // '';
 }
@@ -259,12 +270,12 @@ is(answer($port{tiny}), "tiny=found\n", 'sift_list "port-$server_port" finds the
 # --- sift_top, metrics ------------------------------------------------------------
 
 answer($port{top}) for 1 .. 3;
-sleep 0.3;
+sleep 0.3 * $slow;
 is_deeply(api_json('GET', '/sift/top/clients', undef, 200, 'GET /sift/top/clients'),
           [{ key => '127.0.0.1', count => 3 }], 'the heaviest keys, with their counts');
 is((api('PATCH', '/sift/lists/nets', '{"192.0.2.0/24":"a","198.51.100.7":"b"}'))[0], 204, 'two addresses');
 {
-    my $metrics = `curl -sS --max-time 5 http://127.0.0.1:$port{http}/metrics`;
+    my $metrics = `curl -sS --max-time @{[5 * $slow]} http://127.0.0.1:$port{http}/metrics`;
     like($metrics, qr/^# TYPE sift_list_entries gauge$/m, 'sift_list_entries is a gauge');
     like($metrics, qr/^sift_list_entries\{list="nets"\} 4$/m, "nets holds 4 entries (two ranges left, two addresses)");
     like($metrics, qr/^sift_list_entries\{list="ja4"\} 1$/m, 'ja4 holds 1');
@@ -273,6 +284,7 @@ is((api('PATCH', '/sift/lists/nets', '{"192.0.2.0/24":"a","198.51.100.7":"b"}'))
 # --- bad configurations ----------------------------------------------------------
 
 $nginx->stop;
+$nginx->{nginx} = $plain_nginx;
 
 # `nginx -t` of a stream block (and an http block): (exit code, output).
 sub config_test {

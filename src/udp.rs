@@ -5,12 +5,13 @@
 //! hello spans several (the session is held meanwhile, and every datagram
 //! is handed on unchanged once decided: see `ngx_stream::datagram`).
 //!
-//! The reader keeps no state per session: each time, it reads the flow's
-//! datagrams so far (the first from the preread buffer, the later ones as
-//! the layer holds them) into one reader and buffer per worker. A hello in
-//! one datagram (most clients) costs one pass and no allocation; one over
-//! two datagrams reads the first twice, which is cheaper than keeping 18
-//! KB of reader state per waiting session.
+//! Each datagram is decrypted once: the worker keeps the reader state of
+//! the flows it waits on in a bounded table (`sift_core::quic::HeldFlows`,
+//! 32 slots of about 18 KB, allocated only as that many wait at once),
+//! owned by the session's connection number. A hello in one datagram (most
+//! clients) borrows a free slot and gives it back: one pass, no allocation.
+//! A flow whose slot was taken meanwhile (more flows waiting than slots)
+//! reads its datagrams again, which the layer holds anyway.
 
 use core::cell::RefCell;
 
@@ -19,20 +20,15 @@ use ngx_stream::{
     stream_log, DatagramAction, DatagramLimits, PhaseOutcome, Result, Session, TimerAction,
 };
 use sift_core::datagram::{self, DatagramProtocol};
-use sift_core::quic::{self, InitialReader, Progress, CRYPTO_BUFFER_LEN, MAX_DATAGRAMS};
+use sift_core::quic::{self, HeldFlows, Progress, MAX_DATAGRAMS};
 
 use crate::module::{Sift, SiftCtx};
 use crate::tls::{self, TlsInspection};
 
-/// The worker's QUIC reader and CRYPTO buffer (sessions never read
-/// concurrently within a worker).
-struct Scratch {
-    reader: InitialReader,
-    buffer: Box<[u8; CRYPTO_BUFFER_LEN]>,
-}
-
 thread_local! {
-    static SCRATCH: RefCell<Option<Scratch>> = const { RefCell::new(None) };
+    /// The worker's waiting QUIC flows (sessions never read concurrently
+    /// within a worker).
+    static FLOWS: RefCell<HeldFlows> = RefCell::new(HeldFlows::default());
 }
 
 /// What a held session may keep: the QUIC reader's own datagram cap (the
@@ -83,6 +79,7 @@ pub fn on_datagram(session: &Session<'_>, last: bool) -> DatagramAction {
 /// `sift_timeout` passed while waiting for more Initial datagrams:
 /// decide with what there is.
 pub fn on_silence(session: &Session<'_>, ctx: &SiftCtx) -> TimerAction {
+    release(session);
     if let Some(log) = session.log() {
         stream_log!(
             NGX_LOG_INFO,
@@ -99,29 +96,18 @@ pub fn on_silence(session: &Session<'_>, ctx: &SiftCtx) -> TimerAction {
 /// (recorded in the context). `no_more`: decide even if the hello is
 /// incomplete.
 fn read_hello(session: &Session<'_>, ctx: &SiftCtx, no_more: bool) -> Result<bool> {
-    SCRATCH.with(|cell| {
-        let mut slot = cell
+    let owner = session.connection_number();
+    FLOWS.with(|cell| {
+        let mut flows = cell
             .try_borrow_mut()
             .map_err(|_| ngx_stream::Error::NoMemory)?;
-        let scratch = slot.get_or_insert_with(|| Scratch {
-            reader: InitialReader::new(),
-            buffer: Box::new([0; CRYPTO_BUFFER_LEN]),
-        });
-        scratch.reader = InitialReader::new();
+        let flow = flows.flow(owner).ok_or(ngx_stream::Error::NoMemory)?;
         let datagrams = core::iter::once(session.preread()).chain(session.held_datagrams::<Sift>());
-        let mut progress = Progress::NeedMore;
-        for datagram in datagrams {
-            // Earlier datagrams may be fed again only while undecided.
-            if !matches!(progress, Progress::NeedMore) {
-                break;
-            }
-            progress = scratch.reader.feed(datagram, &mut scratch.buffer[..]);
-        }
-        let inspection = match progress {
+        let decided = match flow.feed_new(datagrams) {
             Progress::NeedMore if !no_more => return Ok(false),
-            Progress::NeedMore => TlsInspection::Malformed("incomplete"),
-            Progress::Hello(hello) => TlsInspection::Hello(tls::keep_quic(session, &hello)?),
-            Progress::NotQuic => TlsInspection::Malformed("not_quic"),
+            Progress::NeedMore => Ok(TlsInspection::Malformed("incomplete")),
+            Progress::Hello(hello) => tls::keep_quic(session, &hello).map(TlsInspection::Hello),
+            Progress::NotQuic => Ok(TlsInspection::Malformed("not_quic")),
             Progress::Malformed(reason) => {
                 if let Some(log) = session.log() {
                     stream_log!(
@@ -131,12 +117,24 @@ fn read_hello(session: &Session<'_>, ctx: &SiftCtx, no_more: bool) -> Result<boo
                         reason.as_str()
                     );
                 }
-                TlsInspection::Malformed(reason.as_str())
+                Ok(TlsInspection::Malformed(reason.as_str()))
             }
         };
+        flows.release(owner);
+        let inspection = decided?;
         // Decided once per session, so the cell is empty.
         let _ = ctx.tls.set(inspection);
         ctx.datagram.set(Some(DatagramProtocol::Quic));
         Ok(true)
     })
+}
+
+/// The session no longer waits: its slot (if it still has one) is free.
+fn release(session: &Session<'_>) {
+    let owner = session.connection_number();
+    FLOWS.with(|cell| {
+        if let Ok(mut flows) = cell.try_borrow_mut() {
+            flows.release(owner);
+        }
+    });
 }

@@ -147,6 +147,7 @@
 mod crypto_stream;
 mod cursor;
 mod error;
+mod flows;
 mod frames;
 mod header;
 mod keys;
@@ -163,6 +164,7 @@ mod tests;
 
 pub use crypto_stream::MAX_RANGES;
 pub use error::QuicError;
+pub use flows::{FlowState, HeldFlows, HELD_FLOW_SLOTS};
 pub use header::MIN_INITIAL_DATAGRAM_LEN;
 pub use label::{wire_version, VersionLabel};
 pub use packet::MAX_PACKET_LEN;

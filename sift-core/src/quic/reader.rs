@@ -133,6 +133,12 @@ impl InitialReader {
         progress
     }
 
+    /// Whether the outcome is final (anything but [`Progress::NeedMore`]):
+    /// [`feed`](Self::feed) then only repeats it.
+    pub fn is_decided(&self) -> bool {
+        self.stopped.is_some()
+    }
+
     /// The flow's QUIC version, once an Initial has been read.
     pub fn version(&self) -> Option<Version> {
         self.version

@@ -682,3 +682,85 @@ fn state_size() {
     assert!(size <= 2048, "InitialReader is {size} bytes");
     eprintln!("InitialReader: {size} bytes");
 }
+
+/// Three datagrams of one split hello, for the held-flow tests.
+fn split_flow(sni: &str, dcid: &[u8]) -> Vec<Vec<u8>> {
+    let message = hello_for(sni);
+    let mut client = Client::new(Version::V1, dcid);
+    crypto_pieces(&message, 0, message.len(), 3)
+        .iter()
+        .map(|frames| client.initial(frames, 1200))
+        .collect()
+}
+
+fn refs(datagrams: &[Vec<u8>], arrived: usize) -> impl Iterator<Item = &[u8]> {
+    datagrams.iter().take(arrived).map(Vec::as_slice)
+}
+
+#[test]
+fn held_flows_read_each_datagram_once() {
+    let datagrams = split_flow("held.tests.", DCID);
+    let mut flows = HeldFlows::default();
+    let hello = format!("hello held.tests. {RFC_JA4}");
+    for arrived in 1..=2 {
+        let state = flows.flow(7).unwrap();
+        assert_eq!(describe(state.feed_new(refs(&datagrams, arrived))), "more");
+        assert_eq!(state.fed(), arrived);
+    }
+    let state = flows.flow(7).unwrap();
+    assert_eq!(describe(state.feed_new(refs(&datagrams, 3))), hello);
+    assert_eq!(state.fed(), 3);
+    // Nothing new: the outcome is the kept one, nothing is read again.
+    assert_eq!(describe(state.feed_new(refs(&datagrams, 3))), hello);
+    assert_eq!((flows.allocated(), flows.waiting()), (1, 1));
+    flows.release(7);
+    assert_eq!(flows.waiting(), 0);
+    // A flow decided by its first datagram borrows the same slot.
+    let one = {
+        let mut client = Client::new(Version::V1, DCID);
+        client.initial(&crypto(0, &hello_for("one.tests..")), 1200)
+    };
+    for owner in 100..110 {
+        let state = flows.flow(owner).unwrap();
+        assert_eq!(state.fed(), 0);
+        let outcome = describe(state.feed_new(core::iter::once(one.as_slice())));
+        assert_eq!(outcome, format!("hello one.tests.. {RFC_JA4}"));
+        flows.release(owner);
+    }
+    assert_eq!(flows.allocated(), 1);
+}
+
+#[test]
+fn held_flows_interleave_and_evict() {
+    let a = split_flow("a.tests....", DCID);
+    let b = split_flow("b.tests....", &[9; 8]);
+    let mut flows = HeldFlows::new(2);
+    for arrived in 1..=2 {
+        for (owner, datagrams) in [(1, &a), (2, &b)] {
+            let state = flows.flow(owner).unwrap();
+            assert_eq!(describe(state.feed_new(refs(datagrams, arrived))), "more");
+        }
+    }
+    assert_eq!((flows.allocated(), flows.waiting()), (2, 2));
+    // A third waiting flow takes the least recently fed slot (flow 1's).
+    let c = split_flow("c.tests....", &[3; 8]);
+    let state = flows.flow(3).unwrap();
+    assert_eq!(describe(state.feed_new(refs(&c, 1))), "more");
+    assert_eq!(flows.allocated(), 2);
+    // Flow 1 lost its state: its next datagram reads all three again
+    // (evicting flow 2, now the least recent), and still decides.
+    let state = flows.flow(1).unwrap();
+    assert_eq!(state.fed(), 0);
+    let outcome = describe(state.feed_new(refs(&a, 3)));
+    assert_eq!(outcome, format!("hello a.tests.... {RFC_JA4}"));
+    assert_eq!(state.fed(), 3);
+    flows.release(1);
+    let state = flows.flow(2).unwrap();
+    let outcome = describe(state.feed_new(refs(&b, 3)));
+    assert_eq!(outcome, format!("hello b.tests.... {RFC_JA4}"));
+    flows.release(2);
+    flows.release(3);
+    flows.release(99);
+    assert_eq!(flows.waiting(), 0);
+    assert_eq!(flows.allocated(), 2);
+}

@@ -13,7 +13,7 @@
 use strict;
 use warnings;
 use Test::More;
-use IO::Socket::INET;
+use IO::Socket::IP;
 use JSON::PP;
 use Time::HiRes qw(sleep);
 use lib 't/lib';
@@ -22,7 +22,7 @@ use SiftNginx qw(slurp);
 SiftNginx::require_tools(qw(curl));
 
 my $base = ($ENV{TEST_NGINX_PORT} || 4100) + 10;
-my %port = (plain => $base, top => $base + 1, http => $base + 2, tiny => $base + 3);
+my %port = (plain => $base, top => $base + 1, http => $base + 2, tiny => $base + 3, v6 => $base + 4);
 my $nginx = SiftNginx->new('lists');
 my $dir = $nginx->prefix;
 my $plain_nginx = $nginx->{nginx};
@@ -46,6 +46,10 @@ stream {
     server {
         listen 127.0.0.1:$port{plain};
         return "net=\$net binary=\$net_binary\\n";
+    }
+    server {
+        listen [::1]:$port{v6};
+        return "net=\$net binary=\$net_binary\n";
     }
     server {
         listen 127.0.0.1:$port{tiny};
@@ -126,8 +130,8 @@ sub is_list {
 }
 
 sub answer {
-    my ($port) = @_;
-    my $sock = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port, Timeout => 5 * $slow)
+    my ($port, $host) = @_;
+    my $sock = IO::Socket::IP->new(PeerHost => $host // '127.0.0.1', PeerPort => $port, Timeout => 5 * $slow)
         or die "$port: $!";
     my $line = <$sock>;
     return $line // '';
@@ -242,6 +246,14 @@ is(answer($port{plain}), "net=loopback binary=loopback\n", 'the next connection 
 is((api('DELETE', '/sift/lists/nets/127.0.0.0%2F8'))[0], 204, 'DELETE a range (slash percent-encoded)');
 is(answer($port{plain}), "net= binary=\n", 'no range matches any more');
 
+is(answer($port{v6}, '::1'), "net= binary=\n", 'IPv6: ::1 is in no range yet');
+is((api('PATCH', '/sift/lists/nets', '{"::/0":"any-v6","0:0:0:0:0:0:0:1":"me-v6"}'))[0], 204, 'PATCH ::/0 and ::1 (long spelling)');
+is(answer($port{v6}, '::1'), "net=me-v6 binary=me-v6\n", 'IPv6: the /128 wins over ::/0, by text and by 16 bytes');
+is((api('DELETE', '/sift/lists/nets/::1'))[0], 204, 'DELETE ::1');
+is(answer($port{v6}, '::1'), "net=any-v6 binary=any-v6\n", 'IPv6: then ::/0 matches');
+is(answer($port{plain}), "net= binary=\n", 'an IPv4 client is not in ::/0');
+is((api('DELETE', '/sift/lists/nets/::%2F0'))[0], 204, 'DELETE ::/0');
+
 # --- a key with text around the variable, and a full zone ----------------------------------
 
 is((api('POST', '/sift/lists/tiny', qq({"port-$port{tiny}":"found"})))[0], 201, 'POST to the small zone');
@@ -279,6 +291,17 @@ is((api('PATCH', '/sift/lists/nets', '{"192.0.2.0/24":"a","198.51.100.7":"b"}'))
     like($metrics, qr/^# TYPE sift_list_entries gauge$/m, 'sift_list_entries is a gauge');
     like($metrics, qr/^sift_list_entries\{list="nets"\} 4$/m, "nets holds 4 entries (two ranges left, two addresses)");
     like($metrics, qr/^sift_list_entries\{list="ja4"\} 1$/m, 'ja4 holds 1');
+    SKIP: {
+        skip 'prometheus_client is not installed', 3
+            unless system("/usr/bin/python3 -c 'import prometheus_client.parser' 2>/dev/null") == 0;
+        open my $fh, '>', "$dir/metrics.txt" or die;
+        print $fh $metrics;
+        close $fh;
+        my $parsed = `/usr/bin/python3 t/data/prom-parse.py < $dir/metrics.txt 2>&1`;
+        is($?, 0, "prometheus_client's parser reads the scrape") or diag $parsed;
+        like($parsed, qr/^# family sift_list_entries gauge$/m, 'it sees the sift_list_entries gauge');
+        like($parsed, qr/^sift_list_entries\{list="nets"\} 4$/m, 'and its sample');
+    }
 }
 
 # --- bad configurations ----------------------------------------------------------

@@ -17,6 +17,9 @@
 #   6. AUTH: a Redis ACL user's connections sync (user= password=), a
 #      wrong password fails (closed: refused, one log line)
 #   7. configuration errors of sift_redis and sync= (nginx -t)
+#   8. the keepalive pool against servers that answer, then send bytes
+#      unasked or close: the pooled connection is closed and dropped, the
+#      next call connects anew and succeeds
 #
 # Plain Test::More (several nginx, a Redis and Perl servers). Under
 # scripts/valgrind.sh (TEST_NGINX_USE_VALGRIND holds valgrind's options)
@@ -126,6 +129,57 @@ sub fake_redis {
     push @children, $pid;
 }
 
+# A server that answers each INCRBY + PEXPIRE pair with :1 :1, then 0.2 s
+# later sends bytes unasked ('chatty') or closes ('closer'); it notes each
+# accept and each close by nginx in `log`.
+sub pooled_peer {
+    my ($port, $mode, $log) = @_;
+    my $listen = IO::Socket::INET->new(Listen => 64, LocalAddr => '127.0.0.1', LocalPort => $port,
+                                       ReuseAddr => 1) or die "pooled peer: $!";
+    my $pid = fork // die "fork: $!";
+    if (!$pid) {
+        my $note = sub { open my $fh, '>>', $log; print $fh "$_[0]\n"; close $fh };
+        my $select = IO::Select->new($listen);
+        my %after;
+        while (1) {
+            for my $c ($select->can_read(0.05)) {
+                if ($c == $listen) {
+                    my $new = $listen->accept or next;
+                    $select->add($new);
+                    $note->('accept');
+                    next;
+                }
+                my $n = sysread $c, my $buf, 65536;
+                if (!$n) {
+                    $note->('closed by nginx') unless $after{$c} && $after{$c}{done};
+                    $select->remove($c);
+                    delete $after{$c};
+                    close $c;
+                    next;
+                }
+                my $pairs = () = $buf =~ /INCRBY/g;
+                syswrite $c, ":1\r\n:1\r\n" x $pairs;
+                $after{$c} = {sock => $c, at => time + 0.2};
+            }
+            for my $key (keys %after) {
+                my $entry = $after{$key};
+                next if $entry->{done} || time < $entry->{at};
+                if ($mode eq 'chatty') {
+                    syswrite $entry->{sock}, "+unasked\r\n";
+                    $entry->{at} = 1e12;
+                } else {
+                    $entry->{done} = 1;
+                    $select->remove($entry->{sock});
+                    close $entry->{sock};
+                    $note->('closed by the peer');
+                }
+            }
+        }
+    }
+    close $listen;
+    push @children, $pid;
+}
+
 END {
     local $?;
     stop_redis();
@@ -135,15 +189,18 @@ END {
 # --- Three nginx sharing the Redis -------------------------------------
 start_redis();
 redis_cli(q{ACL SETUSER sift on '>secret' '~*' '+@all'}) eq 'OK' or BAIL_OUT('ACL SETUSER failed');
-my %fake = (garbage => free_port(), stall => free_port());
+my %fake = (garbage => free_port(), stall => free_port(), chatty => free_port(), closer => free_port());
+my $peer_dir = tempdir('sift-peers-XXXX', TMPDIR => 1, CLEANUP => 1);
+pooled_peer($fake{chatty}, 'chatty', "$peer_dir/chatty.log");
+pooled_peer($fake{closer}, 'closer', "$peer_dir/closer.log");
 fake_redis($fake{garbage}, 1);
 fake_redis($fake{stall}, 0);
 
-my (@hosts, @synced, @solo, @batched, @closed, @junk, @authed);
+my (@hosts, @synced, @solo, @batched, @closed, @junk, @authed, @pooled);
 for my $i (0 .. 2) {
     my $nginx = SiftNginx->new("redis$i");
     $nginx->{nginx} = "valgrind -q $valgrind $nginx->{nginx}" if $valgrind && $i == 0;
-    my %p = map { $_ => free_port() } qw(synced solo batched closed garbage stall authz noauth);
+    my %p = map { $_ => free_port() } qw(synced solo batched closed garbage stall authz noauth chat close);
     my $workers = $i == 0 ? 2 : 1;    # the first shares its tables between two workers
     $nginx->write_conf(<<"CONF");
 worker_processes $workers;
@@ -152,6 +209,10 @@ stream {
     sift_redis name=shared server=127.0.0.1:$redis_port timeout=500ms keepalive=2;
     sift_redis name=garbage server=127.0.0.1:$fake{garbage} timeout=500ms;
     sift_redis name=stall server=127.0.0.1:$fake{stall} timeout=300ms;
+    sift_redis name=chatty server=127.0.0.1:$fake{chatty} keepalive=1;
+    sift_redis name=closer server=127.0.0.1:$fake{closer} keepalive=1;
+    sift_rate_zone \$sift_tls_sni zone=chat:1m rate=10r/m sync=chatty sync_batch=1;
+    sift_rate_zone \$sift_tls_sni zone=close:1m rate=10r/m sync=closer sync_batch=1;
     sift_redis name=authed server=127.0.0.1:$redis_port user=sift password=secret;
     sift_redis name=badauth server=localhost:$redis_port password=wrong;
     sift_rate_zone \$sift_tls_sni zone=authz:1m rate=10r/m sync=authed sync_batch=1;
@@ -168,6 +229,8 @@ stream {
     server { listen 127.0.0.1:$p{batched}; sift on; sift_rate zone=batched burst=20; return "ok\\n"; }
     server { listen 127.0.0.1:$p{garbage}; sift on; sift_rate zone=junk burst=20;    return "ok\\n"; }
     server { listen 127.0.0.1:$p{stall};   sift on; sift_rate zone=slow burst=20;    return "ok\\n"; }
+    server { listen 127.0.0.1:$p{chat};    sift on; sift_rate zone=chat burst=20;    return "ok\\n"; }
+    server { listen 127.0.0.1:$p{close};   sift on; sift_rate zone=close burst=20;   return "ok\\n"; }
     server { listen 127.0.0.1:$p{authz};   sift on; sift_rate zone=authz burst=20;   return "ok\\n"; }
     server { listen 127.0.0.1:$p{noauth};  sift on; sift_rate zone=noauth burst=20;  return "ok\\n"; }
 }
@@ -181,6 +244,7 @@ CONF
     push @closed, $p{closed};
     push @junk, [$p{garbage}, $p{stall}];
     push @authed, [$p{authz}, $p{noauth}];
+    push @pooled, [$p{chat}, $p{close}];
 }
 
 # Windows are minutes on the wall clock: start early in one.
@@ -259,6 +323,20 @@ my $garbage_lines = () = $log2 =~ /sift: redis "garbage": .*failed \(unexpected 
 my $stall_lines = () = $log2 =~ /sift: redis "stall": .*failed \(timed out\)/g;
 is $garbage_lines, 1, 'garbage: one log line in the interval';
 is $stall_lines, 1, 'stall: one log line in the interval';
+
+# 8. Pooled connections that misbehave while idle (host 2, one worker).
+for my $case (['chatty', 0, 'sends bytes unasked', 'closed by nginx'], ['closer', 1, 'closes', 'closed by the peer']) {
+    my ($name, $index, $what, $ended) = @$case;
+    my ($first) = admitted([$pooled[2][$index]], 'f.test', 1);
+    sleep 0.6;
+    my ($second) = admitted([$pooled[2][$index]], 'f.test', 1);
+    is $first + $second, 2, "$name: both connections admitted";
+    my $log = slurp("$peer_dir/$name.log");
+    my $accepts = () = $log =~ /^accept$/mg;
+    is $accepts, 2, "$name: a pooled connection that $what is not reused (2 connections)";
+    like $log, qr/^\Q$ended\E$/m, "$name: the idle connection ended ($ended)";
+    unlike $hosts[2]->error_log, qr/redis "$name"/, "$name: no call failed";
+}
 
 # 7. Configuration errors (nginx -t).
 my $conf_nginx = SiftNginx->new('redis-conf');

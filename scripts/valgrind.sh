@@ -15,7 +15,10 @@
 # Result: target/reliability/valgrind.json.
 #
 # t/090-faults.t is plain Test::More but runs its nginx under valgrind
-# itself when TEST_NGINX_USE_VALGRIND holds valgrind's options (as here).
+# itself when TEST_NGINX_USE_VALGRIND holds valgrind's options (as here);
+# so does t/050-redis-sync.t for the first of its three nginx (two
+# workers: the Redis calls, the keepalive pool, backoff, garbage and
+# stalled servers).
 # Files that cannot run under Test::Nginx's valgrind mode (they are plain
 # Test::More and start their own nginx, so the mode does not reach them):
 #   t/016-new-detectors.t, t/017-udp-quic.t, t/020-real-clients.t,
@@ -50,7 +53,7 @@ not_test_nginx=(t/012-release-build.t t/013-example-configs.t t/016-new-detector
 #   t/030-layer-example.t  the layer's example module, not sift
 quick=(t/001-protocol.t t/003-tls.t t/005-access.t t/006-ratelimit.t t/007-ratelimit-shared.t
        t/010-panic-containment.t t/014-session-end.t t/015-signatures.t t/018-auth-request.t
-       t/040-metrics.t t/042-top.t t/043-lists.t t/090-faults.t)
+       t/040-metrics.t t/042-top.t t/043-lists.t t/050-redis-sync.t t/090-faults.t)
 
 mode=quick
 files=()

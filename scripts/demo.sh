@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # The main job: builds sift, then runs Debian's nginx with it on loopback:
 # one port, 127.0.0.1:8443, routing TLS / HTTP / SSH by $sift_protocol
-# (nginx-conf/demo.conf), with a real sshd behind it. Runs in the
-# foreground; Ctrl-C stops everything.
+# (nginx-conf/demo.conf), with a real sshd behind it; and on 127.0.0.1:8090
+# sift's metrics, its heaviest JA4s and a live JA4 block list (sift_api).
+# Runs in the foreground; Ctrl-C stops everything.
 #
 #   scripts/demo.sh            # build, start, print what to try, wait
-#   scripts/demo.sh --check    # start, try curl/openssl/ssh, show the log, stop
+#   scripts/demo.sh --check    # start, try curl/openssl/ssh, block curl's
+#                              # JA4 through the API and unblock it, stop
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
@@ -97,6 +99,17 @@ sift demo is running: every protocol below goes to ONE port, 127.0.0.1:8443.
 
 Each connection's protocol is logged in:
   $prefix/logs/stream-access.log
+
+Operate it live on 127.0.0.1:8090 (loopback only):
+  curl http://127.0.0.1:8090/metrics                     # Prometheus metrics
+  curl http://127.0.0.1:8090/sift/top/demo_ja4           # the JA4s seen most
+  curl http://127.0.0.1:8090/sift/                       # what the API has
+  # block curl's JA4 (the last one logged: run the https curl above first)
+  # on the next connection, no reload:
+  ja4=\$(sed -n 's/.* ja4=\(.*\)/\1/p' $prefix/logs/stream-access.log | tail -1)
+  curl -X POST -d "{\"\$ja4\": \"demo\"}" http://127.0.0.1:8090/sift/lists/demo_blocked
+  curl -k --resolve sift.demo:8443:127.0.0.1 https://sift.demo:8443/   # -> refused
+  curl -X DELETE http://127.0.0.1:8090/sift/lists/demo_blocked/\$ja4   # unblock
 TRY
 
 if [ "$mode" = --check ]; then
@@ -111,6 +124,23 @@ if [ "$mode" = --check ]; then
     sleep 0.5
     echo; echo "--- $prefix/logs/stream-access.log ---"
     cat "$prefix/logs/stream-access.log"
+
+    echo; echo "--- blocking curl's JA4 through the API, then unblocking it ---"
+    curl -sSk --resolve sift.demo:8443:127.0.0.1 https://sift.demo:8443/ > /dev/null
+    sleep 0.3
+    ja4=$(sed -n 's/.* ja4=\(t.*\)/\1/p' "$prefix/logs/stream-access.log" | tail -1)
+    [ -n "$ja4" ] || die "no JA4 in the access log"
+    curl -sS -X POST -d "{\"$ja4\": \"demo\"}" -w '%{http_code}\n' \
+        http://127.0.0.1:8090/sift/lists/demo_blocked
+    if curl -sSk --max-time 5 --resolve sift.demo:8443:127.0.0.1 https://sift.demo:8443/ 2>/dev/null; then
+        die "curl got through with its JA4 blocked"
+    fi
+    echo "blocked: curl's connection was refused (JA4 $ja4)"
+    curl -sS -X DELETE -w '%{http_code}\n' "http://127.0.0.1:8090/sift/lists/demo_blocked/$ja4"
+    curl -sSk --resolve sift.demo:8443:127.0.0.1 https://sift.demo:8443/
+    echo; echo "--- the heaviest JA4s, and some metrics ---"
+    curl -sS http://127.0.0.1:8090/sift/top/demo_ja4; echo
+    curl -sS http://127.0.0.1:8090/metrics | grep -E '^sift_(access_total|list_entries)' | grep -v ' 0$'
     exit 0
 fi
 

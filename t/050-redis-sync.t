@@ -324,6 +324,22 @@ my $stall_lines = () = $log2 =~ /sift: redis "stall": .*failed \(timed out\)/g;
 is $garbage_lines, 1, 'garbage: one log line in the interval';
 is $stall_lines, 1, 'stall: one log line in the interval';
 
+# Reload: the old workers exit at once (pooled connections are idle, their
+# timers cancelable) and close their pooled connections to Redis.
+admitted(\@synced, 'g.test', 6);
+my $pooled_before = redis_info('connected_clients');
+cmp_ok $pooled_before, '>=', 2, "pooled connections to Redis before the reload ($pooled_before, redis-cli's included)";
+$_->reload for @hosts;
+my $deadline = time + 10 * $slow;
+sleep 0.2 while redis_info('connected_clients') > 1 && time < $deadline;
+is redis_info('connected_clients'), 1, "after a reload of every host, the old workers' pooled connections are closed (only redis-cli's left)";
+for my $i (0 .. 2) {
+    my $log = $hosts[$i]->error_log;
+    unlike $log, qr/open socket #\d+ left/, "host $i: no socket left open by an exiting worker";
+}
+my ($after_reload) = admitted(\@synced, 'h.test', 3);
+is $after_reload, 3, 'after the reload, synced zones work (new workers, new connections)';
+
 # 8. Pooled connections that misbehave while idle (host 2, one worker).
 for my $case (['chatty', 0, 'sends bytes unasked', 'closed by nginx'], ['closer', 1, 'closes', 'closed by the peer']) {
     my ($name, $index, $what, $ended) = @$case;

@@ -15,6 +15,7 @@ mod list;
 mod metrics;
 mod module;
 mod preread;
+mod rate_evictions;
 mod ratelimit;
 mod redis;
 mod startup;

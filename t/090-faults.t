@@ -5,7 +5,9 @@
 #   2. a backend that refuses the connection (nothing listens)
 #   3. a full shared-memory rate zone (sift_rate_zone 32k: 782 keys) filled
 #      with 1,000 keys: the least recently used keys are evicted, nothing
-#      fails, and a refused key that was evicted is allowed again
+#      fails, the evictions are logged at warn (at once, then at most once
+#      per 10 s with their count), and a refused key that was evicted is
+#      allowed again
 # Not yet (the features have not landed): a list state file unwritable or
 # corrupt, Redis refusing or failing auth.
 #
@@ -184,12 +186,24 @@ is(join(' ', (talk($port{rate}, 'victim.example'))[0], (talk($port{rate}, 'victi
    "victim.example\n ", 'a key over its rate is refused');
 like(slurp("$dir/logs/error.log"), qr/sift: limiting connections by zone "faults"/, 'the refusal is logged');
 logged(2);
+unlike(slurp("$dir/logs/error.log"), qr/is full: \d+ live key/, 'no eviction logged before the zone is full');
 my $served = 0;
+my $fill_started = time;
 for my $i (1 .. 1000) {
     $served++ if (talk($port{rate}, "k$i.example"))[0] eq "k$i.example\n";
 }
+my $fill_seconds = time - $fill_started;
 is($served, 1000, 'a full zone: 1,000 new keys (782 fit) are all served, the oldest evicted');
 logged(1000);
+# victim.example and k1..k1000: 1,001 keys, 782 fit, so 219 evictions.
+my @evicted = slurp("$dir/logs/error.log")
+    =~ /\[warn\] [^\n]*sift: sift_rate_zone "faults" is full: (\d+) live keys? evicted \(least recently used first\)/g;
+ok(@evicted >= 1, 'the full zone evicting live keys is logged at warn (' . scalar(@evicted) . ' line(s))');
+is($evicted[0], 1, 'the first eviction at once, counted');
+my $reported = 0;
+$reported += $_ for @evicted;
+ok($reported >= 1 && $reported <= 219, "the lines count evictions, none twice ($reported of 219 reported so far)");
+ok(@evicted <= 1 + int($fill_seconds / 10), sprintf('at most one line per 10 s (fill took %.1f s)', $fill_seconds));
 is((talk($port{rate}, 'victim.example'))[0], "victim.example\n",
    'the refused key, evicted from the full zone, is allowed again');
 is_deeply([logged(1)], ["$port{rate} 200 tls victim.example PASSED"], 'and logged as passed');

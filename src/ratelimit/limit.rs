@@ -66,11 +66,13 @@ impl RateLimit {
         let now = ngx_stream::time::current_msec();
         let mut guard = zone.table.as_ref()?.lock()?;
         let synced = zone.sync.is_some();
-        let verdict = {
+        let (verdict, evicted) = {
             let (rate, _) = zone_parts(guard.bytes(), synced);
             let (header, slots) = split_region(rate)?;
             let mut table = RateTable::attach(header, slots)?;
-            table.check(key, now, zone.rate, self.burst)
+            let before = table.evicted();
+            let verdict = table.check(key, now, zone.rate, self.burst);
+            (verdict, table.evicted().saturating_sub(before))
         };
         let sync = match (&zone.sync, verdict) {
             (Some(sync), Verdict::Passed) => {
@@ -81,6 +83,8 @@ impl RateLimit {
             }
             _ => None,
         };
+        drop(guard);
+        crate::rate_evictions::note(session, &self.zone_name, evicted, now);
         Some((verdict, zone, sync, key))
     }
 }

@@ -111,6 +111,7 @@
     )
 )]
 
+mod evictions;
 mod hash;
 
 /// The rate table's seeded key hash, for `top`'s table.
@@ -125,6 +126,7 @@ mod table;
 mod tests;
 
 pub mod params;
+pub use evictions::{EvictionReport, EVICTION_NOTICE_INTERVAL_MS};
 pub use rate::{Rate, RateError};
 pub use table::{
     keys_for, keys_per_mib, slots_for, split_region, Header, RateTable, Slot, Verdict, HEADER_SIZE,

@@ -340,6 +340,31 @@ for my $i (0 .. 2) {
 my ($after_reload) = admitted(\@synced, 'h.test', 3);
 is $after_reload, 3, 'after the reload, synced zones work (new workers, new connections)';
 
+# A zone that gains sync= at a reload (same name, size and key): its
+# memory is split anew, both tables start afresh, and it syncs.
+{
+    my $gain = SiftNginx->new('redis-gain');
+    my $port = free_port();
+    my $conf = sub {
+        my ($sync) = @_;
+        return "events {}\nstream {\n    sift_redis name=shared server=127.0.0.1:$redis_port;\n"
+            . "    sift_rate_zone \$sift_tls_sni zone=gain:1m rate=10r/m $sync;\n"
+            . "    server { listen 127.0.0.1:$port; sift on; sift_rate zone=gain burst=20; return \"ok\\n\"; }\n}\n";
+    };
+    $gain->write_conf($conf->(''));
+    $gain->start($port);
+    my ($before) = admitted([$port], 'i.test', 25);
+    is $before, 21, 'before the reload: the local limit (21 of 25)';
+    $gain->write_conf($conf->('sync=shared sync_batch=1'));
+    my ($rc, $out) = $gain->reload;
+    is $rc, 0, 'reload adding sync= to the zone' or diag $out;
+    my ($after) = admitted([$port], 'i.test', 5);
+    is $after, 5, 'after it: the tables start afresh';
+    is redis_cli("GET sift:rate:gain:i.test:" . int(time / 60)), 5, 'and the zone syncs';
+    unlike $gain->error_log, qr/\[(alert|crit|emerg)\]/, 'no [alert], [crit] or [emerg]';
+    $gain->stop;
+}
+
 # 8. Pooled connections that misbehave while idle (host 2, one worker).
 for my $case (['chatty', 0, 'sends bytes unasked', 'closed by nginx'], ['closer', 1, 'closes', 'closed by the peer']) {
     my ($name, $index, $what, $ended) = @$case;

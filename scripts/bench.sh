@@ -9,6 +9,10 @@
 #   scripts/bench.sh 10s --micro    # then sift-core's criterion microbench
 #   scripts/bench.sh 4s --rounds 20 --profile --cases sift_sni,sift_rules,sift_sni_twin
 #                                   # the rules target, with CPU attribution
+#   scripts/bench.sh --instructions [N] --cases ssl_preread,sift_sni,sift_ja4
+#                                   # user-space instructions per connection
+#                                   # (callgrind, N connections per case and
+#                                   # payload, default 500): deterministic
 #
 # Options: DURATION (first argument, e.g. 10s), --rounds N (default 3),
 # --warmup D (default 2s), --concurrency N (default 64), --cases a,b,...,
@@ -37,12 +41,17 @@ rps=1
 profile=0
 micro=0
 report_only=0
+instructions=0
 only_cases=
 only_payloads=
 while [ $# -gt 0 ]; do
     case "$1" in
         --micro) micro=1 ;;
         --report) report_only=1 ;;
+        --instructions)
+            instructions=500
+            if [[ ${2:-} =~ ^[0-9]+$ ]]; then instructions=$2; shift; fi
+            ;;
         --no-pin) pin=0 ;;
         --no-rps) rps=0 ;;
         --profile) profile=1 ;;
@@ -78,6 +87,11 @@ all_cases=(
     'sift_protocol|sift on; return $sift_protocol;|tls'
     'sift_sni|sift on; return $sift_tls_sni;|@SNI@'
     'sift_ja4|sift on; return $sift_ja4;|t13d'
+    # Where sift_ja4's extra time goes (#10): JA4 computed but a 4-byte
+    # answer (a map reads $sift_ja4), and sift_sni with an answer as long
+    # as a JA4 (36 bytes) but no JA4.
+    'sift_ja4_short|sift on; return $bench_ja4_seen;|t13d'
+    'sift_sni_long|sift on; return "$sift_tls_sni-answer-as-long-as-a-ja4-xx";|@SNI@'
     # sift_sni plus 10 access rules (none matches until the last) and one rate
     # limit that never refuses: the cost of rules and limits (issue target:
     # >= 0.97 x sift_sni). The rules use SNI and protocol maps, not JA4, so
@@ -98,7 +112,7 @@ all_cases=(
 # sift_rules runs between its two baselines (sift_sni before, the twin
 # after; swapped in reversed rounds), so drift during a round cancels out of
 # its ratio to their mean.
-run_order="plain njs sift_protocol sift_signatures ssl_preread sift_sni sift_rules sift_sni_twin sift_sni_nocount sift_ja4"
+run_order="plain njs sift_protocol sift_signatures ssl_preread sift_sni sift_rules sift_sni_twin sift_sni_nocount sift_ja4 sift_ja4_short sift_sni_long"
 # name | hex file | SNI inside it
 all_payloads=(
     'chromium|bench/payloads/chromium.hex|localhost'
@@ -371,6 +385,7 @@ cleanup() {
 stop_nginx
 trap cleanup EXIT
 trap 'exit 130' INT TERM
+[ "$instructions" -eq 0 ] || rps=0 # callgrind counts user space: no steering needed
 if [ "$rps" -eq 1 ] && [ "$pin" -eq 1 ]; then
     if [ -w "$rps_file" ] && rps_saved=$(cat "$rps_file") \
         && printf '%x' $((1 << nginx_cpu)) > "$rps_file" 2> /dev/null; then
@@ -423,6 +438,7 @@ EOF
     [ "$1" -eq 0 ] || cat << 'SIFT_RULES'
     map $sift_tls_sni $bench_bad_sni { hostnames; bad.example 1; *.bad.example 1; default 0; }
     map $sift_protocol $bench_not_tls { tls 0; default 1; }
+    map $sift_ja4 $bench_ja4_seen { default t13d; }
     sift_rate_zone $binary_remote_addr zone=bench_rate:1m rate=1000000r/s;
 SIFT_RULES
 }
@@ -471,6 +487,73 @@ fi
 rm -f "$prefix/conf/check.conf" "$prefix/logs/error.log"
 "$nginx" -p "$prefix" -c conf/nginx.conf -t -q
 
+payloads=()
+for p in "${all_payloads[@]}"; do
+    IFS='|' read -r pname _ _ <<< "$p"
+    wanted "$pname" "$only_payloads" && payloads+=("$p")
+done
+
+# --- instructions per connection (--instructions N) --------------------------
+# nginx (one process: no master, so callgrind follows no fork) under
+# callgrind; per case and payload the counters are zeroed, N connections
+# made one after another (send the hello, read the answer to the server's
+# close, close with an RST as loadgen does), and the counters dumped: the
+# instructions nginx executed in user space for those N connections, / N.
+# valgrind hides SHA-NI from the code it runs, so SHA-256 (JA4's digests)
+# runs in software here: about 10,000 instructions more per JA4 than natively.
+if [ "$instructions" -gt 0 ]; then
+    command -v valgrind > /dev/null || { echo "bench: --instructions needs valgrind" >&2; exit 1; }
+    rm -f "$prefix"/results/callgrind.out*
+    valgrind --tool=callgrind --callgrind-out-file="$prefix/results/callgrind.out" \
+        "$nginx" -p "$prefix" -c conf/nginx.conf -g "master_process off; daemon off;" \
+        > "$prefix/logs/valgrind.log" 2>&1 &
+    vg=$!
+    trap 'kill $vg 2> /dev/null || true; restore_rps' EXIT
+    first_port=$(echo "${cases[0]}" | cut -d'|' -f2)
+    for _ in $(seq 150); do
+        (echo > "/dev/tcp/127.0.0.1/$first_port") 2> /dev/null && break
+        sleep 0.2
+    done
+    say "instructions per connection (callgrind), $instructions connections per case and payload"
+    printf '| case | payload | instructions per connection | answer |\n| --- | --- | ---: | --- |\n' | tee "$prefix/results/instructions.md"
+    for p in "${payloads[@]}"; do
+        IFS='|' read -r pname pfile psni <<< "$p"
+        for c in "${cases[@]}"; do
+            IFS='|' read -r name port expect <<< "$c"
+            callgrind_control -z "$vg" > /dev/null 2>&1
+            answer=$(python3 - "$port" "$pfile" "$instructions" << 'PY'
+import socket, struct, sys
+port, path, n = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])
+hello = bytes.fromhex("".join(open(path).read().split()))
+answer = b""
+for _ in range(n):
+    s = socket.create_connection(("127.0.0.1", port))
+    s.sendall(hello)
+    answer = b""
+    while True:
+        try:
+            d = s.recv(4096)
+        except ConnectionResetError:  # plain: nginx closed with the hello unread
+            break
+        if not d:
+            break
+        answer += d
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    s.close()
+print(answer.decode(errors="replace").strip())
+PY
+)
+            sleep 0.3
+            callgrind_control -d "$vg" > /dev/null 2>&1
+            dump=$(ls -t "$prefix"/results/callgrind.out* | head -1)
+            per=$(awk -v n="$instructions" '/^totals:/ { printf "%.0f", $2 / n }' "$dump")
+            case "$answer" in "${expect//@SNI@/$psni}"*) ;; *) answer="$answer (expected ${expect//@SNI@/$psni})" ;; esac
+            printf '| %s | %s | %s | %s |\n' "$name" "$pname" "$per" "$answer" | tee -a "$prefix/results/instructions.md"
+        done
+    done
+    exit 0
+fi
+
 # Starts nginx (pinned) unless it is running; sets $worker to its worker's pid.
 master=
 worker=
@@ -495,12 +578,6 @@ start_nginx() {
     sleep 0.2
 }
 start_nginx
-
-payloads=()
-for p in "${all_payloads[@]}"; do
-    IFS='|' read -r pname _ _ <<< "$p"
-    wanted "$pname" "$only_payloads" && payloads+=("$p")
-done
 
 # --- measurement helpers ------------------------------------------------------
 # CPU the whole machine is using right now (percent of all cores), over 0.5 s.

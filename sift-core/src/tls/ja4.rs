@@ -142,38 +142,50 @@ impl HexListDigest {
         }
     }
 
+    /// Makes room for `n` more bytes, hashing the buffer when full.
     #[inline]
-    fn bytes(&mut self, bytes: &[u8]) {
-        if self.len.saturating_add(bytes.len()) > self.buffer.len() {
+    fn reserve(&mut self, n: usize) {
+        if self.len.saturating_add(n) > self.buffer.len() {
             if let Some(full) = self.buffer.get(..self.len) {
                 self.hasher.update(full);
             }
             self.len = 0;
-        }
-        let end = self.len.saturating_add(bytes.len());
-        if let Some(place) = self.buffer.get_mut(self.len..end) {
-            place.copy_from_slice(bytes);
-            self.len = end;
         }
     }
 
     #[inline]
     fn value(&mut self, value: u16) {
         let [high, low] = value.to_be_bytes();
-        let item = [
-            b',',
+        let [a, b, c, d] = [
             hex_digit(high >> 4),
             hex_digit(high),
             hex_digit(low >> 4),
             hex_digit(low),
         ];
-        let skip = usize::from(self.first_in_list);
+        // Five bytes are written either way (a fixed-size store, not a
+        // memcpy call per value); the first of a list advances by four.
+        let (item, len) = match self.first_in_list {
+            true => ([a, b, c, d, b','], 4),
+            false => ([b',', a, b, c, d], 5),
+        };
         self.first_in_list = false;
-        self.bytes(item.get(skip..).unwrap_or_default());
+        self.reserve(5);
+        if let Some(place) = self
+            .buffer
+            .get_mut(self.len..)
+            .and_then(|rest| rest.first_chunk_mut::<5>())
+        {
+            *place = item;
+            self.len = self.len.saturating_add(len);
+        }
     }
 
     fn next_list(&mut self) {
-        self.bytes(b"_");
+        self.reserve(1);
+        if let Some(place) = self.buffer.get_mut(self.len) {
+            *place = b'_';
+            self.len = self.len.saturating_add(1);
+        }
         self.first_in_list = true;
     }
 

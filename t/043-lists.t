@@ -33,6 +33,20 @@ my $slow = $valgrind ? 20 : 1;             # how much longer everything takes un
 $nginx->{nginx} = "valgrind -q $valgrind $plain_nginx" if $valgrind;
 my $json = JSON::PP->new->canonical;
 
+# State files with faults, for the zones below: a corrupt file and an
+# unreadable one (a directory: the master runs as root) at start, and a
+# directory the worker cannot write to.
+mkdir "$dir/state" or die;
+chmod 0777, "$dir/state";
+mkdir "$dir/ro-state" or die;
+chmod 0555, "$dir/ro-state";
+{
+    open my $fh, '>', "$dir/state/corrupt.list" or die;
+    print $fh "sift-list-state 1 type=string\n{\"key\":\"a\"\n";
+    close $fh;
+    mkdir "$dir/state/unreadable.list" or die;
+}
+
 $nginx->write_conf(<<"CONF");
 worker_processes 1;
 events {}
@@ -40,6 +54,9 @@ stream {
     sift_list_zone zone=ja4:1m;
     sift_list_zone zone=nets:1m type=ip;
     sift_list_zone zone=tiny:32k;
+    sift_list_zone zone=corrupt:64k state=$dir/state/corrupt.list;
+    sift_list_zone zone=unreadable:64k state=$dir/state/unreadable.list;
+    sift_list_zone zone=readonly:64k state=$dir/ro-state/readonly.list;
     sift_list \$remote_addr \$net zone=nets;
     sift_list \$binary_remote_addr \$net_binary zone=nets;
     sift_list "port-\$server_port" \$tiny_value zone=tiny;
@@ -140,8 +157,10 @@ sub answer {
 # --- what exists ---------------------------------------------------------------
 
 is_deeply(api_json('GET', '/sift/', undef, 200, 'GET /sift/'),
-          { lists => [qw(ja4 nets tiny)], tops => ['clients'] }, 'GET /sift/ names the lists and tops');
-is_deeply(api_json('GET', '/sift/lists', undef, 200, 'GET /sift/lists'), [qw(ja4 nets tiny)], 'the list names');
+          { lists => [qw(ja4 nets tiny corrupt unreadable readonly)], tops => ['clients'] },
+          'GET /sift/ names the lists and tops');
+is_deeply(api_json('GET', '/sift/lists', undef, 200, 'GET /sift/lists'), [qw(ja4 nets tiny corrupt unreadable readonly)],
+          'the list names');
 is_deeply(api_json('GET', '/sift/top/', undef, 200, 'GET /sift/top/'), ['clients'], 'the sift_top names');
 {
     my ($status, $body, $headers) = api('HEAD', '/sift/lists/ja4');
@@ -277,6 +296,30 @@ is(answer($port{tiny}), "tiny=found\n", 'sift_list "port-$server_port" finds the
     is((api('DELETE', '/sift/lists/tiny/one-1'))[0], 204, 'DELETE frees room');
     is((api('POST', '/sift/lists/tiny', '{"one-again":"' . ('v' x 1000) . '"}'))[0], 201, 'and the next POST fits');
     is(answer($port{tiny}), "tiny=found\n", 'sessions still read the full zone');
+}
+
+# --- state files with faults -----------------------------------------------------
+
+{
+    my $log = slurp("$dir/logs/error.log");
+    like($log, qr{\[error\] .*sift_list_zone "corrupt": state file "\Q$dir\E/state/corrupt\.list" is corrupt \(.+\): the list starts empty; the file is kept as "\Q$dir\E/state/corrupt\.list\.corrupt-\d+"},
+         'a corrupt state file at start: logged, renamed aside');
+    my ($aside) = glob("$dir/state/corrupt.list.corrupt-*");
+    like(slurp($aside // ''), qr/^sift-list-state 1/, 'the corrupt file is kept as it was');
+    is((api('POST', '/sift/lists/corrupt', '{"a":"b"}'))[0], 201, 'its list works');
+    like(slurp("$dir/state/corrupt.list"), qr/^sift-list-state 1 type=string\n\{.*"a".*\}\nend 1 sha256=/s,
+         'and writes a new, complete state file');
+    like($log, qr{\[error\] .*sift_list_zone "unreadable": cannot read state file "\Q$dir\E/state/unreadable\.list" \(.+\): the list starts empty and the file is left alone},
+         'an unreadable state file at start: logged');
+    is((api('PATCH', '/sift/lists/unreadable', '{"a":"b"}'))[0], 204, 'its list works');
+    like(slurp("$dir/logs/error.log"), qr{\[error\] .*sift_list_zone "unreadable": state file "[^"]+" not written \(it could not be read at start: .+\): the change is live},
+         'each change says it is not saved');
+    ok(-d "$dir/state/unreadable.list", 'the unreadable file is left alone');
+    is((api('POST', '/sift/lists/readonly', '{"a":"b"}'))[0], 201, 'a list whose directory the worker cannot write works');
+    like(slurp("$dir/logs/error.log"), qr{\[error\] .*sift_list_zone "readonly": state file "\Q$dir\E/ro-state/readonly\.list" not written \(Permission denied.*\): the change is live but will not survive a restart},
+         'a failed write is logged with its reason');
+    is_deeply([glob("$dir/ro-state/* $dir/ro-state/.*.tmp")], [], 'nothing is left in the directory');
+    is_deeply(api_json('GET', '/sift/lists/readonly', undef, 200, 'the list'), { a => 'b' }, 'the change is live');
 }
 
 # --- sift_top, metrics ------------------------------------------------------------

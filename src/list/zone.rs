@@ -86,12 +86,21 @@ impl ListZone {
         log: Option<Log<'_>>,
         f: impl FnOnce(&mut ListTable<'_>) -> core::result::Result<R, ListError>,
     ) -> core::result::Result<R, WriteError> {
+        // The whole list is copied out under the lock only for a file.
+        let to_file = self.state.is_some() && self.state_off.is_none();
         let changed = self.with_table(|_, mut table| {
             table.purge_expired(now_ms);
             let before = table.version();
             let result = f(&mut table)?;
             let after = table.version();
-            let snapshot = (after != before).then(|| (after, table.entries(now_ms)));
+            let snapshot = (after != before).then(|| {
+                let entries = if to_file {
+                    table.entries(now_ms)
+                } else {
+                    Vec::new()
+                };
+                (after, entries)
+            });
             Ok((result, snapshot))
         });
         match changed {

@@ -14,38 +14,44 @@
 # entry says why). Per-process logs: target/reliability/valgrind/logs/.
 # Result: target/reliability/valgrind.json.
 #
-# t/090-faults.t is plain Test::More but runs its nginx under valgrind
-# itself when TEST_NGINX_USE_VALGRIND holds valgrind's options (as here);
-# so does t/050-redis-sync.t for the first of its three nginx (two
-# workers: the Redis calls, the keepalive pool, backoff, garbage and
-# stalled servers).
-# Files that cannot run under Test::Nginx's valgrind mode (they are plain
-# Test::More and start their own nginx, so the mode does not reach them):
-#   t/016-new-detectors.t, t/017-udp-quic.t, t/020-real-clients.t,
-#   t/021-quic-real-clients.t, t/041-metrics-live.t,
-#   t/012-release-build.t, t/013-example-configs.t (run nginx -t / their own
-#   instances), t/044-lists-live.t (two workers, reloads, restarts and a
-#   2 s expiry, timed for a normal nginx). t/043-lists.t, like t/090, runs
-#   its own nginx under valgrind when TEST_NGINX_USE_VALGRIND holds options.
+# Plain Test::More files start their own nginx, which Test::Nginx's mode
+# does not reach; these run it under valgrind themselves when
+# TEST_NGINX_USE_VALGRIND holds valgrind's options (as here), and are in
+# the test command's set: t/016-new-detectors.t (dig, logger),
+# t/017-udp-quic.t (UDP and QUIC: hellos held over several datagrams),
+# t/041-metrics-live.t (two workers, reloads, a zone resized),
+# t/043-lists.t, t/050-redis-sync.t (the first of its three nginx: Redis
+# calls, the keepalive pool, backoff, garbage and stalled servers),
+# t/090-faults.t.
+# Files that do not run under valgrind: t/012-release-build.t,
+# t/013-example-configs.t (nginx -t of configurations, and a release
+# build's symbols), t/020-real-clients.t and t/021-quic-real-clients.t
+# (browsers and Python QUIC clients with their own handshake timeouts;
+# t/003 and t/017 run the same nginx paths under valgrind),
+# t/044-lists-live.t (two workers, reloads, restarts and a 2 s expiry,
+# timed for a normal nginx).
 # SIFT_MODULE, TEST_NGINX_SERVROOT, TEST_NGINX_PORT as for scripts/prove.sh.
+# VALGRIND_SUPP: another suppression file (e.g. /dev/null: then the panic
+# hook's once-per-process box, a leak with a sift frame, must fail the run;
+# that is how the check itself is checked).
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 
 command -v valgrind >/dev/null || { echo "valgrind.sh: valgrind is not installed (scripts/install-deps.sh test)" >&2; exit 1; }
 
-# Test::Nginx files that start no nginx of their own through Test::Nginx
-# (see above), left out of every mode.
-not_test_nginx=(t/012-release-build.t t/013-example-configs.t t/016-new-detectors.t
-                t/017-udp-quic.t t/020-real-clients.t t/021-quic-real-clients.t
-                t/041-metrics-live.t t/044-lists-live.t)
+# Files that do not run under valgrind (see above), left out of every mode.
+not_test_nginx=(t/012-release-build.t t/013-example-configs.t t/020-real-clients.t
+                t/021-quic-real-clients.t t/044-lists-live.t)
 # The default (test command) set, within its time budget (~5 min on 2
 # cores): detection of every protocol, TLS parsing and JA4, access rules,
 # rate limits (own and shared zones), panic containment, session ends,
 # signatures, sift_auth_request (its HTTP calls: allow, deny, slow, down,
 # 500, cache), metrics, sift_top, the lists API (t/043: every method and
-# error, a full list zone), and the faults of t/090 (a backend
-# resetting or refusing, a full rate zone). Left out by default only to save time, run by FULL:
+# error, a full list zone), Redis-synced zones (t/050), UDP and QUIC
+# (t/017), detectors against real clients (t/016), metrics across reloads
+# (t/041), and the faults of t/090 (a backend resetting or refusing, a
+# full rate zone). Left out by default only to save time, run by FULL:
 #   t/002-preread.t, t/004-multiplex.t  preread and timeouts: the same
 #       session paths as t/001 and t/014, with more waiting
 #   t/008-config-errors.t, t/011-config.t  configuration parsing (t/008's
@@ -53,7 +59,8 @@ not_test_nginx=(t/012-release-build.t t/013-example-configs.t t/016-new-detector
 #   t/030-layer-example.t  the layer's example module, not sift
 quick=(t/001-protocol.t t/003-tls.t t/005-access.t t/006-ratelimit.t t/007-ratelimit-shared.t
        t/010-panic-containment.t t/014-session-end.t t/015-signatures.t t/018-auth-request.t
-       t/040-metrics.t t/042-top.t t/043-lists.t t/050-redis-sync.t t/090-faults.t)
+       t/040-metrics.t t/042-top.t t/043-lists.t t/050-redis-sync.t t/090-faults.t
+       t/016-new-detectors.t t/017-udp-quic.t t/041-metrics-live.t)
 
 mode=quick
 files=()
@@ -75,7 +82,7 @@ out=$top/target/reliability
 logs=$out/valgrind/logs
 rm -rf "$logs"
 mkdir -p "$logs"
-supp=$top/t/valgrind.supp
+supp=${VALGRIND_SUPP:-$top/t/valgrind.supp}
 
 # Not numeric: Test::Nginx then runs "valgrind -q $TEST_NGINX_USE_VALGRIND nginx ..."
 # (-v after its -q: the normal verbosity, so that every complete log ends

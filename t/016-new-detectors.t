@@ -18,6 +18,11 @@ use Time::HiRes qw(sleep time);
 
 SiftNginx::require_tools(qw(dig logger));
 my $nginx = SiftNginx->new('detectors');
+# Under scripts/valgrind.sh (TEST_NGINX_USE_VALGRIND holds valgrind's
+# options) nginx runs under memcheck, whose logs valgrind.sh checks.
+my $valgrind = $ENV{TEST_NGINX_USE_VALGRIND} // '';
+$valgrind = '' if $valgrind =~ /^\d*$/;    # not Test::Nginx's numeric mode
+$nginx->{nginx} = "valgrind -q $valgrind $nginx->{nginx}" if $valgrind;
 my $dir = $nginx->prefix;
 
 my %port = map { $_ => free_port() } qw(sift proxied);

@@ -10,7 +10,10 @@
 # and dig, openssl -dtls, openvpn and wireguard-go
 # (sift-core/testdata/datagram/datagrams-captured.json), replayed here from
 # one UDP socket per flow. Plain Test::More: the backend is a UDP recorder
-# this file runs.
+# this file runs. Under scripts/valgrind.sh (TEST_NGINX_USE_VALGRIND holds
+# valgrind's options) its nginx runs under memcheck, whose logs
+# valgrind.sh checks: the held-datagram paths without a leak or an invalid
+# access.
 use strict;
 use warnings;
 use Test::More;
@@ -90,10 +93,22 @@ stream {
 }
 CONF
 close $conf;
-system($nginx, '-p', $dir, '-c', "$dir/nginx.conf") == 0
+my $valgrind = $ENV{TEST_NGINX_USE_VALGRIND} // '';
+$valgrind = '' if $valgrind =~ /^\d*$/;    # only valgrind.sh's options, not Test::Nginx's numeric mode
+my @start = ($nginx, '-p', $dir, '-c', "$dir/nginx.conf");
+unshift @start, 'valgrind', '-q', split(' ', $valgrind) if $valgrind;
+system(@start) == 0
     or BAIL_OUT("nginx did not start:\n" . slurp("$dir/logs/error.log"));
-END { local $?; system($nginx, '-p', $dir, '-c', "$dir/nginx.conf", '-s', 'stop') if $dir && -e "$dir/nginx.pid" }
-sleep 0.2;
+END {
+    local $?;
+    if ($dir && -e "$dir/nginx.pid") {
+        system($nginx, '-p', $dir, '-c', "$dir/nginx.conf", '-s', 'stop');
+        # Under valgrind, until the processes have written their leak check.
+        my $until = time + ($valgrind ? 60 : 5);
+        sleep 0.1 while -e "$dir/nginx.pid" && time < $until;
+    }
+}
+sleep($valgrind ? 3 : 0.2);
 
 my @keep_open;
 

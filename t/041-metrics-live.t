@@ -20,6 +20,12 @@ BAIL_OUT('prometheus_client is not installed (scripts/install-deps.sh test insta
     unless system("$python -c 'import prometheus_client.parser' 2>/dev/null") == 0;
 
 my $nginx = SiftNginx->new('metrics');
+# Under scripts/valgrind.sh (TEST_NGINX_USE_VALGRIND holds valgrind's
+# options) nginx runs under memcheck, whose logs valgrind.sh checks.
+my $valgrind = $ENV{TEST_NGINX_USE_VALGRIND} // '';
+$valgrind = '' if $valgrind =~ /^\d*$/;    # not Test::Nginx's numeric mode
+$nginx->{nginx} = "valgrind -q $valgrind $nginx->{nginx}" if $valgrind;
+my $slow = $valgrind ? 10 : 1;
 my $dir = $nginx->prefix;
 
 # What a stream server answered curl (HTTP/0.9: its bytes as they are).
@@ -141,7 +147,7 @@ for my $datagram (pack('H*', '12340100000100000000000007' . unpack('H*', 'exampl
 }
 is(join('', @{ $port{udp_answers} }), "dns\nunknown\n", 'UDP: a DNS query is dns, garbage unknown');
 # Sessions are counted when they end (the log phase): let nginx finish them.
-sleep 0.5;
+sleep 0.5 * $slow;
 
 my $text = scrape();
 like(slurp("$dir/headers"), qr{^Content-Type: text/plain; version=0\.0\.4\r?$}mi,
@@ -181,7 +187,7 @@ is($out, '405', 'POST /metrics is 405');
 ($rc, $out) = $nginx->reload;
 is($rc, 0, 'nginx -s reload') or diag $out;
 is(answer($port{plain}), "http\n", 'after the reload, one more http session');
-sleep 0.3;
+sleep 0.3 * $slow;
 $m = parse(scrape());
 has($m, qq{sift_connections_total{protocol="http",server="$plain"} 4}, 'counters are kept across the reload');
 has($m, q{sift_rate_total{status="passed",zone="perip"} 2}, 'rate zone counters too');
@@ -203,7 +209,7 @@ reload_and_wait('perip 1m -> 2m');
 like(slurp("$dir/logs/error.log"), qr/\[notice\] .*sift_rate_zone "perip" changed size: 1 of its 1 keys kept/,
      'the resized zone says what it kept');
 is(answer($port{named}), '', 'the client is still over its rate after the resize (its bucket was kept)');
-sleep 0.3;
+sleep 0.3 * $slow;
 $m = parse(scrape());
 has($m, q{sift_rate_zone_keys{zone="perip"} 1}, 'the resized zone holds the key');
 has($m, q{sift_rate_zone_capacity{zone="perip"} 56894}, 'with the capacity of 2m');

@@ -20,6 +20,8 @@
 #   8. the keepalive pool against servers that answer, then send bytes
 #      unasked or close: the pooled connection is closed and dropped, the
 #      next call connects anew and succeeds
+#   9. a second server= takes over from a dead first one; a session makes
+#      its sync call, then its sift_auth_request call
 #
 # Plain Test::More (several nginx, a Redis and Perl servers). Under
 # scripts/valgrind.sh (TEST_NGINX_USE_VALGRIND holds valgrind's options)
@@ -193,14 +195,41 @@ my %fake = (garbage => free_port(), stall => free_port(), chatty => free_port(),
 my $peer_dir = tempdir('sift-peers-XXXX', TMPDIR => 1, CLEANUP => 1);
 pooled_peer($fake{chatty}, 'chatty', "$peer_dir/chatty.log");
 pooled_peer($fake{closer}, 'closer', "$peer_dir/closer.log");
+my $dead_port = free_port();    # nothing listens
+# An HTTP authorization service answering 204, noting each request.
+my $auth_port = free_port();
+{
+    my $listen = IO::Socket::INET->new(Listen => 64, LocalAddr => '127.0.0.1', LocalPort => $auth_port,
+                                       ReuseAddr => 1) or die "auth service: $!";
+    my $pid = fork // die "fork: $!";
+    if (!$pid) {
+        while (my $c = $listen->accept) {
+            my $request = '';
+            while ($request !~ /\r\n\r\n/) {
+                my $n = sysread $c, my $buf, 4096;
+                last unless $n;
+                $request .= $buf;
+            }
+            my ($sni) = $request =~ /^X-Sift-SNI: (.*?)\r$/mi;
+            open my $fh, '>>', "$peer_dir/auth.log";
+            print $fh(($sni // '-') . "\n");
+            close $fh;
+            print $c "HTTP/1.1 204 No Content\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+            close $c;
+        }
+        exit 0;
+    }
+    close $listen;
+    push @children, $pid;
+}
 fake_redis($fake{garbage}, 1);
 fake_redis($fake{stall}, 0);
 
-my (@hosts, @synced, @solo, @batched, @closed, @junk, @authed, @pooled);
+my (@hosts, @synced, @solo, @batched, @closed, @junk, @authed, @pooled, @more);
 for my $i (0 .. 2) {
     my $nginx = SiftNginx->new("redis$i");
     $nginx->{nginx} = "valgrind -q $valgrind $nginx->{nginx}" if $valgrind && $i == 0;
-    my %p = map { $_ => free_port() } qw(synced solo batched closed garbage stall authz noauth chat close);
+    my %p = map { $_ => free_port() } qw(synced solo batched closed garbage stall authz noauth chat close over both);
     my $workers = $i == 0 ? 2 : 1;    # the first shares its tables between two workers
     $nginx->write_conf(<<"CONF");
 worker_processes $workers;
@@ -213,6 +242,8 @@ stream {
     sift_redis name=closer server=127.0.0.1:$fake{closer} keepalive=1;
     sift_rate_zone \$sift_tls_sni zone=chat:1m rate=10r/m sync=chatty sync_batch=1;
     sift_rate_zone \$sift_tls_sni zone=close:1m rate=10r/m sync=closer sync_batch=1;
+    sift_redis name=failover server=127.0.0.1:$dead_port server=127.0.0.1:$redis_port;
+    sift_rate_zone \$sift_tls_sni zone=over:1m rate=10r/m sync=failover sync_batch=1;
     sift_redis name=authed server=127.0.0.1:$redis_port user=sift password=secret;
     sift_redis name=badauth server=localhost:$redis_port password=wrong;
     sift_rate_zone \$sift_tls_sni zone=authz:1m rate=10r/m sync=authed sync_batch=1;
@@ -231,6 +262,9 @@ stream {
     server { listen 127.0.0.1:$p{stall};   sift on; sift_rate zone=slow burst=20;    return "ok\\n"; }
     server { listen 127.0.0.1:$p{chat};    sift on; sift_rate zone=chat burst=20;    return "ok\\n"; }
     server { listen 127.0.0.1:$p{close};   sift on; sift_rate zone=close burst=20;   return "ok\\n"; }
+    server { listen 127.0.0.1:$p{over};    sift on; sift_rate zone=over burst=20;    return "ok\\n"; }
+    server { listen 127.0.0.1:$p{both};    sift on; sift_rate zone=cluster burst=20;
+             sift_auth_request http://127.0.0.1:$auth_port/check; return "ok\\n"; }
     server { listen 127.0.0.1:$p{authz};   sift on; sift_rate zone=authz burst=20;   return "ok\\n"; }
     server { listen 127.0.0.1:$p{noauth};  sift on; sift_rate zone=noauth burst=20;  return "ok\\n"; }
 }
@@ -245,6 +279,7 @@ CONF
     push @junk, [$p{garbage}, $p{stall}];
     push @authed, [$p{authz}, $p{noauth}];
     push @pooled, [$p{chat}, $p{close}];
+    push @more, [$p{over}, $p{both}];
 }
 
 # Windows are minutes on the wall clock: start early in one.
@@ -288,6 +323,18 @@ my ($noauth_passed) = admitted([$authed[1][1]], 'e.test', 3);
 is $noauth_passed, 0, 'a wrong password with sync_fail=closed: refused';
 my $noauth_lines = () = $hosts[1]->error_log =~ /sift: redis "badauth": sync of sift_rate_zone "noauth" failed/g;
 is $noauth_lines, 1, 'a wrong password: one log line in the interval';
+
+# 9. Failover to the second server=, and two calls in one session.
+my ($over_passed) = admitted([$more[1][0]], 'j.test', 5);
+is $over_passed, 5, 'first server= dead: admitted (fail open, then the second server)';
+my $over_counted = redis_cli("GET sift:rate:over:j.test:" . int(time / 60));
+ok $over_counted >= 4, "the second server= counted the connections after the first failed ($over_counted)"
+    or diag join "\n", grep { /redis|call|sift/ } split /\n/, $hosts[1]->error_log;
+my ($both_passed) = admitted([$more[1][1]], 'k.test', 3);
+is $both_passed, 3, 'sync call then auth call in each session: admitted';
+is redis_cli("GET sift:rate:cluster:k.test:" . int(time / 60)), 3, 'each counted in Redis';
+my $auth_seen = () = slurp("$peer_dir/auth.log") =~ /^k\.test$/mg;
+is $auth_seen, 3, 'and each asked the authorization service';
 
 # 3. Redis stopped under load.
 stop_redis();

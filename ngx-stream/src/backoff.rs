@@ -4,7 +4,9 @@
 //! dead or stalled peer costs each session nothing rather than a timeout.
 //! The period doubles with each failure in a row up to a cap, and a call
 //! that succeeds ends it. A failing peer is logged at most once per
-//! `log_interval`, with the number of failures since. Per worker.
+//! `log_interval`, with the number of failures since. Per worker, per peer
+//! and [`Backoff::key`]: calls to one peer set up differently (e.g. with
+//! other credentials, which may be the ones that fail) back off apart.
 
 use core::cell::RefCell;
 use std::net::SocketAddr;
@@ -22,11 +24,15 @@ pub struct Backoff {
     pub max: ngx_msec_t,
     /// At most one log line per peer per this many milliseconds.
     pub log_interval: ngx_msec_t,
+    /// Tells apart calls to one peer that may fail for reasons of their
+    /// own (0 for calls that all fail alike).
+    pub key: u64,
 }
 
 #[derive(Clone, Copy)]
 struct PeerState {
     peer: SocketAddr,
+    key: u64,
     failures: u32,
     until: u64,
     logged: u64,
@@ -40,19 +46,25 @@ thread_local! {
     static PEERS: RefCell<Vec<PeerState>> = const { RefCell::new(Vec::new()) };
 }
 
-/// Whether calls to `peer` fail at once now.
+/// Whether calls to `peer` with a [`Backoff::key`] of 0 fail at once now.
 pub fn in_backoff(peer: SocketAddr) -> bool {
+    in_backoff_for(peer, 0)
+}
+
+/// Whether calls to `peer` with [`Backoff::key`] `key` fail at once now.
+pub fn in_backoff_for(peer: SocketAddr, key: u64) -> bool {
     let now = crate::time::current_msec();
     PEERS.with(|peers| {
         peers.try_borrow().is_ok_and(|peers| {
             peers
                 .iter()
-                .any(|state| state.peer == peer && state.until > now)
+                .any(|state| state.peer == peer && state.key == key && state.until > now)
         })
     })
 }
 
-/// A call to `peer` succeeded: no more backoff.
+/// A call to `peer` succeeded: no more backoff for it, whatever the key
+/// (the peer is there; calls that failed otherwise try again).
 pub fn peer_succeeded(peer: SocketAddr) {
     PEERS.with(|peers| {
         if let Ok(mut peers) = peers.try_borrow_mut() {
@@ -66,7 +78,10 @@ pub fn peer_failed(peer: SocketAddr, backoff: &Backoff, why: &str, log: Option<L
     let now = crate::time::current_msec();
     let report = PEERS.with(|peers| {
         let mut peers = peers.try_borrow_mut().ok()?;
-        let at = match peers.iter().position(|state| state.peer == peer) {
+        let at = match peers
+            .iter()
+            .position(|state| state.peer == peer && state.key == backoff.key)
+        {
             Some(at) => at,
             None => {
                 if peers.len() >= MAX_PEERS {
@@ -74,6 +89,7 @@ pub fn peer_failed(peer: SocketAddr, backoff: &Backoff, why: &str, log: Option<L
                 }
                 peers.push(PeerState {
                     peer,
+                    key: backoff.key,
                     failures: 0,
                     until: 0,
                     logged: 0,

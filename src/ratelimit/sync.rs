@@ -249,12 +249,14 @@ pub fn on_call_done(session: &Session<'_>, outcome: CallOutcome<'_>) -> TimerAct
                 CallOutcome::Reply(_) => {
                     // Answered, but not with two integers: treat the server
                     // as failing, so the next calls back off.
-                    ngx_stream::backoff::peer_failed(
-                        pending.peer,
-                        &crate::redis::BACKOFF,
-                        "unexpected reply",
-                        None,
-                    );
+                    if let Some(redis) = sync.redis() {
+                        ngx_stream::backoff::peer_failed(
+                            pending.peer,
+                            &redis.backoff(),
+                            "unexpected reply",
+                            None,
+                        );
+                    }
                     "unexpected reply"
                 }
                 CallOutcome::Closed(_) => "connection closed",

@@ -35,11 +35,8 @@ pub const IDLE_TIMEOUT_MS: ngx_msec_t = 60_000;
 /// At most one log line per Redis per this interval (all workers).
 pub const LOG_INTERVAL_MS: u64 = 10_000;
 /// Reconnect backoff: first period and cap.
-pub const BACKOFF: Backoff = Backoff {
-    initial: 200,
-    max: 5_000,
-    log_interval: LOG_INTERVAL_MS as ngx_msec_t,
-};
+pub const BACKOFF_INITIAL_MS: ngx_msec_t = 200;
+pub const BACKOFF_MAX_MS: ngx_msec_t = 5_000;
 
 /// One `sift_redis` (the zone's per-cycle data).
 pub struct RedisConf {
@@ -65,7 +62,18 @@ impl RedisConf {
         self.servers
             .iter()
             .copied()
-            .find(|peer| !ngx_stream::backoff::in_backoff(*peer))
+            .find(|peer| !ngx_stream::backoff::in_backoff_for(*peer, self.pool_key))
+    }
+
+    /// How calls back off after a failure: apart from other `sift_redis`
+    /// lines naming the same server with other credentials.
+    pub fn backoff(&self) -> Backoff {
+        Backoff {
+            initial: BACKOFF_INITIAL_MS,
+            max: BACKOFF_MAX_MS,
+            log_interval: LOG_INTERVAL_MS as ngx_msec_t,
+            key: self.pool_key,
+        }
     }
 
     /// The call options every call to this Redis uses.
@@ -77,7 +85,7 @@ impl RedisConf {
                 idle_timeout: IDLE_TIMEOUT_MS,
                 reusable,
             }),
-            backoff: Some(BACKOFF),
+            backoff: Some(self.backoff()),
             prelude: (!self.prelude.is_empty()).then_some(Prelude {
                 request: &self.prelude,
                 reply: |bytes| match auth_reply(bytes) {

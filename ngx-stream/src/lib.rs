@@ -45,11 +45,11 @@ pub mod variable;
 
 pub use backoff::Backoff;
 pub use call::{CallOptions, CallOutcome, CallSpec, Prelude, PreludeReply};
-pub use keepalive::Keepalive;
 pub use conf::{ComplexValue, Conf, VariableIndex};
 pub use counters::SharedCounters;
 pub use datagram::{DatagramAction, DatagramLimits};
 pub use error::{Error, Result};
+pub use keepalive::Keepalive;
 pub use module::{MergeSrvConf, Registered, StreamModule, TimerAction};
 pub use phase::{Phase, PhaseHandler, PhaseOutcome, PreContentHandler, SavedContentHandler};
 pub use servers::StreamServer;

@@ -43,6 +43,7 @@ impl StreamModule for Sift {
         cf.add_phase_handler::<crate::metrics::CountSession>()?;
         crate::metrics::register_servers(cf)?;
         crate::list::check_uses(cf)?;
+        crate::list::sync::start(cf)?;
         crate::startup::check(cf)?;
         // Rules run before each server's content handler, so they see what
         // every preread handler found.
@@ -161,7 +162,7 @@ static COMMANDS: CommandTable<COMMAND_COUNT> = CommandTable::new([
     command::directive::<SiftAuthRequestFail>(c"sift_auth_request_fail", SRV | command::TAKE1),
     command::directive::<SiftAuthRequestCache>(c"sift_auth_request_cache", SRV | command::TAKE123),
     command::directive::<crate::top::SiftTop>(c"sift_top", SRV | command::TAKE123),
-    // sift_list_zone zone=NAME:SIZE [type=string|ip] [timeout=TIME] [state=FILE];
+    // sift_list_zone zone=NAME:SIZE [type=string|ip] [timeout=TIME] [state=FILE] [sync=REDIS [sync_interval=TIME]];
     command::main_directive::<crate::list::SiftListZone>(
         c"sift_list_zone",
         command::STREAM | command::ONE_OR_MORE,

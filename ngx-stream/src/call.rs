@@ -113,7 +113,7 @@ pub struct CallOptions<'a> {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Ended {
+pub(crate) enum Ended {
     Reply,
     Closed,
     Timeout,
@@ -168,6 +168,85 @@ impl Drop for CallState {
     }
 }
 
+impl CallState {
+    /// A call not yet started; `request` (the prelude then the request),
+    /// `reply` and `name` (the peer as text) are buffers the caller keeps
+    /// alive, at fixed addresses, until the call ends.
+    pub(crate) fn new(
+        spec: &CallSpec<'_>,
+        options: &CallOptions<'_>,
+        request: (*const u8, usize),
+        reply: (*mut u8, usize),
+        name: &[u8],
+        client_read_handler: ngx_event_handler_pt,
+    ) -> Self {
+        // SAFETY: all-zero is a valid sockaddr_in6, peer connection and log.
+        let (sockaddr, peer, quiet_log): (
+            libc::sockaddr_in6,
+            ngx_peer_connection_t,
+            nginx_sys::ngx_log_t,
+        ) =
+            // SAFETY: see the comment above this statement.
+            unsafe { (core::mem::zeroed(), core::mem::zeroed(), core::mem::zeroed()) };
+        CallState {
+            peer,
+            sockaddr,
+            name: ngx_str_t {
+                len: name.len(),
+                data: name.as_ptr() as *mut u8,
+            },
+            request,
+            start: 0,
+            prelude_len: options.prelude.map_or(0, |prelude| prelude.request.len()),
+            prelude_reply: options.prelude.map(|prelude| prelude.reply),
+            skip: 0,
+            prelude_done: true,
+            address: spec.peer,
+            keepalive: options.keepalive,
+            backoff: options.backoff,
+            reused: false,
+            retried: false,
+            quiet_log,
+            sent: 0,
+            reply: reply.0,
+            reply_cap: reply.1,
+            received: 0,
+            complete: spec.complete,
+            timeout: spec.timeout,
+            client_read_handler,
+            ended: None,
+        }
+    }
+
+    /// Points the peer at the state's own address and name, once the state
+    /// is at the address it keeps for the call.
+    pub(crate) fn bind(&mut self) {
+        let address = self.address;
+        let socklen = write_sockaddr(&address, &mut self.sockaddr);
+        self.peer.sockaddr = (&mut self.sockaddr as *mut libc::sockaddr_in6).cast();
+        self.peer.socklen = socklen;
+        self.peer.name = &mut self.name;
+        self.peer.get = Some(nginx_sys::ngx_event_get_peer);
+        self.peer.type_ = libc::SOCK_STREAM;
+    }
+
+    /// Closes a broken pooled connection before [`open_with`] makes a
+    /// new one (once: see [`Next::Retry`]).
+    pub(crate) fn prepare_retry(&mut self) {
+        drop_connection(self);
+        self.retried = true;
+    }
+
+    /// Marks the call ended (`Failed`) without a connection, e.g. when
+    /// [`open_with`] failed; reports the failure to the backoff.
+    pub(crate) fn fail_to_start(&mut self, log: Option<crate::log::Log<'_>>) {
+        self.ended = Some(Ended::Failed);
+        if let Some(backoff) = self.backoff {
+            backoff::peer_failed(self.address, &backoff, "cannot connect", log);
+        }
+    }
+}
+
 impl<'s> Session<'s> {
     /// Starts a call; the handler returns the outcome this gives. One call
     /// at a time per session and module (another may follow once it ended).
@@ -208,44 +287,15 @@ impl<'s> Session<'s> {
         })?;
         let reply = self.pool_copy_with(spec.max_reply, |_| {})?;
         let name = self.pool_copy(spec.peer.to_string().as_bytes())?;
-        // SAFETY: all-zero is a valid sockaddr_in6, peer connection and log.
-        let (mut sockaddr, peer, quiet_log): (
-            libc::sockaddr_in6,
-            ngx_peer_connection_t,
-            nginx_sys::ngx_log_t,
-        ) =
-            // SAFETY: see the comment above this statement.
-            unsafe { (core::mem::zeroed(), core::mem::zeroed(), core::mem::zeroed()) };
-        let socklen = write_sockaddr(&spec.peer, &mut sockaddr);
-        let state = CallState {
-            peer,
-            sockaddr,
-            name: ngx_str_t {
-                len: name.len(),
-                data: name.as_ptr() as *mut u8,
-            },
-            request: (request.as_ptr(), request.len()),
-            start: 0,
-            prelude_len: prelude.len(),
-            prelude_reply: options.prelude.map(|prelude| prelude.reply),
-            skip: 0,
-            prelude_done: true,
-            address: spec.peer,
-            keepalive: options.keepalive,
-            backoff: options.backoff,
-            reused: false,
-            retried: false,
-            quiet_log,
-            sent: 0,
-            reply: reply.as_ptr() as *mut u8,
-            reply_cap: reply.len(),
-            received: 0,
-            complete: spec.complete,
-            timeout: spec.timeout,
+        let state = CallState::new(
+            &spec,
+            &options,
+            (request.as_ptr(), request.len()),
+            (reply.as_ptr() as *mut u8, reply.len()),
+            name,
             // SAFETY: a live connection's read event.
-            client_read_handler: unsafe { (*(*c).read).handler },
-            ended: None,
-        };
+            unsafe { (*(*c).read).handler },
+        );
         // SAFETY: the pool lives as long as the session.
         let mut state = unsafe { pool_place(pool, state) }?;
         // SAFETY: `state` is an initialised CallState in `pool`.
@@ -258,16 +308,9 @@ impl<'s> Session<'s> {
         // The state stays at this address in the pool for the session.
         // SAFETY: the only reference to it now.
         let call = unsafe { state.as_mut() };
-        call.peer.sockaddr = (&mut call.sockaddr as *mut libc::sockaddr_in6).cast();
-        call.peer.socklen = socklen;
-        call.peer.name = &mut call.name;
-        call.peer.get = Some(nginx_sys::ngx_event_get_peer);
-        call.peer.type_ = libc::SOCK_STREAM;
+        call.bind();
         if open::<M>(call, self.as_ptr(), true).is_err() {
-            call.ended = Some(Ended::Failed);
-            if let Some(backoff) = call.backoff {
-                backoff::peer_failed(call.address, &backoff, "cannot connect", self.log());
-            }
+            call.fail_to_start(self.log());
             return Err(Error::Invalid(format!("cannot connect to {}", spec.peer)));
         }
         // SAFETY: the client's read event is live.
@@ -292,19 +335,32 @@ impl<'s> Session<'s> {
     }
 }
 
-/// Gives the call a connection: a pooled one if `may_reuse` and there is
-/// one, else a new one; arms its handlers and deadline, and schedules the
-/// first write.
+/// Gives a session's call a connection ([`open_with`]).
 fn open<M: Registered>(
     call: &mut CallState,
     s: *mut ngx_stream_session_t,
     may_reuse: bool,
 ) -> core::result::Result<(), ()> {
-    // SAFETY: a live session's connection and its log.
-    let (c, log) = unsafe {
+    // SAFETY: a live session's connection, its log and pool.
+    let (log, pool) = unsafe {
         let c = (*s).connection;
-        (c, (*c).log)
+        ((*c).log, (*c).pool)
     };
+    open_with(call, log, pool, s.cast(), call_event::<M>, may_reuse)
+}
+
+/// Gives the call a connection: a pooled one if `may_reuse` and there is
+/// one, else a new one; arms its handlers (`handler`, with `data` as the
+/// connection's data) and deadline, and schedules the first write. Its
+/// events log to `log`.
+pub(crate) fn open_with(
+    call: &mut CallState,
+    log: *mut nginx_sys::ngx_log_t,
+    pool: *mut nginx_sys::ngx_pool_t,
+    data: *mut core::ffi::c_void,
+    handler: unsafe extern "C" fn(*mut ngx_event_t),
+    may_reuse: bool,
+) -> core::result::Result<(), ()> {
     let pooled = match call.keepalive {
         Some(spec) if may_reuse => keepalive::take(call.address, spec.key, log),
         _ => None,
@@ -358,12 +414,13 @@ fn open<M: Registered>(
         rc
     };
     let peer = call.peer.connection;
-    // SAFETY: `peer` is the call's open connection; the session is live.
+    // SAFETY: `peer` is the call's open connection; `data` and `pool` are
+    // the caller's, live for the call.
     unsafe {
-        (*peer).data = s.cast();
-        (*peer).pool = (*c).pool;
-        (*(*peer).read).handler = Some(call_event::<M>);
-        (*(*peer).write).handler = Some(call_event::<M>);
+        (*peer).data = data;
+        (*peer).pool = pool;
+        (*(*peer).read).handler = Some(handler);
+        (*(*peer).write).handler = Some(handler);
         ngx_add_timer((*peer).write, call.timeout);
         if rc == NGX_OK as isize {
             // Connected at once: write when this handler has returned.
@@ -400,7 +457,7 @@ fn write_sockaddr(peer: &SocketAddr, out: &mut libc::sockaddr_in6) -> libc::sock
     }
 }
 
-fn drop_connection(call: &mut CallState) {
+pub(crate) fn drop_connection(call: &mut CallState) {
     if !call.peer.connection.is_null() {
         // SAFETY: our open connection; closing deletes its timers and events.
         unsafe { ngx_close_connection(call.peer.connection) };
@@ -447,7 +504,7 @@ unsafe extern "C" fn call_event<M: Registered>(ev: *mut ngx_event_t) {
 }
 
 /// What a call does after an event.
-enum Next {
+pub(crate) enum Next {
     Wait,
     End(Ended),
     /// A pooled connection turned out closed before any reply: try a new one.
@@ -459,8 +516,7 @@ fn retry<M: Registered>(session: &Session<'_>) -> Option<Ended> {
     let mut state = session.existing_layer_state::<M>()?.call().get()?;
     // SAFETY: the only reference (this connection's handler is returning).
     let call = unsafe { state.as_mut() };
-    drop_connection(call);
-    call.retried = true;
+    call.prepare_retry();
     match open::<M>(call, session.as_ptr(), false) {
         Ok(()) => None,
         Err(()) => Some(Ended::Failed),
@@ -479,6 +535,11 @@ fn step<M: Registered>(session: &Session<'_>, c: *mut ngx_connection_t, ev: &ngx
     // at a time.
     // SAFETY: so this is the only reference to it now.
     let call = unsafe { state.as_mut() };
+    advance(call, c, ev)
+}
+
+/// Advances a call on one event of its connection `c`.
+pub(crate) fn advance(call: &mut CallState, c: *mut ngx_connection_t, ev: &ngx_event_t) -> Next {
     let broken = if call.reused && !call.retried && call.received == 0 {
         Next::Retry
     } else {
@@ -571,7 +632,44 @@ fn step<M: Registered>(session: &Session<'_>, c: *mut ngx_connection_t, ev: &ngx
     }
 }
 
-unsafe extern "C" fn ignore_event(_ev: *mut ngx_event_t) {}
+pub(crate) unsafe extern "C" fn ignore_event(_ev: *mut ngx_event_t) {}
+
+/// Ends a call's connection (to the keepalive pool after a reusable
+/// reply, else closed), tells the backoff how the peer did, and gives the
+/// outcome.
+pub(crate) fn settle<'c>(
+    call: &'c mut CallState,
+    ended: Ended,
+    log: Option<crate::log::Log<'_>>,
+) -> CallOutcome<'c> {
+    call.ended = Some(ended);
+    // SAFETY: `received` bytes of the reply buffer are written, and it
+    // lives as long as the call's state.
+    let bytes = unsafe { core::slice::from_raw_parts(call.reply, call.received) };
+    let bytes = bytes.get(call.skip..).unwrap_or_default();
+    match (ended, call.keepalive) {
+        (Ended::Reply, Some(spec)) if (spec.reusable)(bytes) && !call.peer.connection.is_null() => {
+            let connection = core::mem::replace(&mut call.peer.connection, ptr::null_mut());
+            // SAFETY: the call's open connection, given up to the pool.
+            unsafe { keepalive::put(connection, call.address, &spec) };
+        }
+        _ => drop_connection(call),
+    }
+    if let Some(backoff) = call.backoff {
+        match ended {
+            Ended::Reply => backoff::peer_succeeded(call.address),
+            Ended::Closed => backoff::peer_failed(call.address, &backoff, "closed", log),
+            Ended::Timeout => backoff::peer_failed(call.address, &backoff, "timed out", log),
+            Ended::Failed => backoff::peer_failed(call.address, &backoff, "error", log),
+        }
+    }
+    match ended {
+        Ended::Reply => CallOutcome::Reply(bytes),
+        Ended::Closed => CallOutcome::Closed(bytes),
+        Ended::Timeout => CallOutcome::Timeout,
+        Ended::Failed => CallOutcome::Failed,
+    }
+}
 
 /// Ends the call: closes the peer, gives the client its read handler back,
 /// tells the module, and goes on as it says.
@@ -595,39 +693,7 @@ unsafe fn finish<M: Registered>(s: *mut ngx_stream_session_t, ended: Ended) {
         call.ended = Some(ended);
         // SAFETY: the client's read event is live.
         unsafe { (*(*session.connection_raw()).read).handler = call.client_read_handler };
-        // SAFETY: `received` bytes of the reply buffer are written.
-        let bytes = unsafe { core::slice::from_raw_parts(call.reply, call.received) };
-        let bytes = bytes.get(call.skip..).unwrap_or_default();
-        match (ended, call.keepalive) {
-            (Ended::Reply, Some(spec))
-                if (spec.reusable)(bytes) && !call.peer.connection.is_null() =>
-            {
-                let connection = core::mem::replace(&mut call.peer.connection, ptr::null_mut());
-                // SAFETY: the call's open connection, given up to the pool.
-                unsafe { keepalive::put(connection, call.address, &spec) };
-            }
-            _ => drop_connection(call),
-        }
-        if let Some(backoff) = call.backoff {
-            match ended {
-                Ended::Reply => backoff::peer_succeeded(call.address),
-                Ended::Closed => {
-                    backoff::peer_failed(call.address, &backoff, "closed", session.log())
-                }
-                Ended::Timeout => {
-                    backoff::peer_failed(call.address, &backoff, "timed out", session.log())
-                }
-                Ended::Failed => {
-                    backoff::peer_failed(call.address, &backoff, "error", session.log())
-                }
-            }
-        }
-        let outcome = match ended {
-            Ended::Reply => CallOutcome::Reply(bytes),
-            Ended::Closed => CallOutcome::Closed(bytes),
-            Ended::Timeout => CallOutcome::Timeout,
-            Ended::Failed => CallOutcome::Failed,
-        };
+        let outcome = settle(call, ended, session.log());
         contain(
             M::NAME,
             session.log(),

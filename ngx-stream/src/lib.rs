@@ -40,6 +40,7 @@ pub mod phase;
 mod servers;
 pub mod session;
 pub mod shm;
+pub mod task;
 pub mod time;
 pub mod variable;
 
@@ -55,6 +56,7 @@ pub use phase::{Phase, PhaseHandler, PhaseOutcome, PreContentHandler, SavedConte
 pub use servers::StreamServer;
 pub use session::{Session, SessionBytes};
 pub use shm::{Declared, SharedRegion, ZoneKind, ZoneMemory, ZoneRef, ZoneTag};
+pub use task::{PeriodicTask, TaskCall, TaskPrelude};
 pub use variable::{DataVariable, VariableSet, VariableSpec, VariableValue};
 
 /// nginx's C API as bindgen made it (`nginx-sys`), for constants such as
@@ -92,6 +94,8 @@ macro_rules! stream_module {
             commands: $commands.as_ptr(),
             type_: $crate::ffi::NGX_STREAM_MODULE as $crate::ffi::ngx_uint_t,
             init_module: Some($crate::module::init_module::<$module>),
+            init_process: Some($crate::task::init_process::<$module>),
+            exit_process: Some($crate::task::exit_process::<$module>),
             ..$crate::ffi::ngx_module_t::default()
         };
 

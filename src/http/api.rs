@@ -324,7 +324,11 @@ fn list(request: &Request<'_>, conf: &ApiConf, zone: &ListZone) -> Response {
                     },
                 })
                 .collect();
-            match zone.change(now, request.log(), |table| table.apply(&changes, now)) {
+            match zone.change(now, request.log(), |table| {
+                table.apply(&changes, now)?;
+                crate::list::sync::journal_changes(zone, &changes);
+                Ok(())
+            }) {
                 Ok(()) => {
                     audit(request, zone, format_args!("{} keys", changes.len()));
                     empty(if patch { 204 } else { 201 })
@@ -335,6 +339,7 @@ fn list(request: &Request<'_>, conf: &ApiConf, zone: &ListZone) -> Response {
         Method::Delete => {
             match zone.change(now, request.log(), |table| {
                 table.clear();
+                crate::list::sync::journal_clear(zone);
                 Ok::<(), ListError>(())
             }) {
                 Ok(()) => {
@@ -381,12 +386,11 @@ fn entry(request: &Request<'_>, conf: &ApiConf, zone: &ListZone, key: &[u8]) -> 
         if table.get(key.as_bytes(), now).is_none() {
             return Ok(false);
         }
-        table.apply(
-            &[Change::Remove {
-                key: key.as_bytes(),
-            }],
-            now,
-        )?;
+        let remove = [Change::Remove {
+            key: key.as_bytes(),
+        }];
+        table.apply(&remove, now)?;
+        crate::list::sync::journal_changes(zone, &remove);
         Ok(true)
     });
     match removed {

@@ -28,7 +28,7 @@ fn once<T>(slot: &mut Option<T>, value: T, param: &[u8]) -> Result<()> {
     Ok(())
 }
 
-/// `sift_list_zone zone=NAME:SIZE [type=string|ip] [timeout=TIME] [state=FILE];`
+/// `sift_list_zone zone=NAME:SIZE [type=string|ip] [timeout=TIME] [state=FILE] [sync=REDIS [sync_interval=TIME]];`
 pub struct SiftListZone;
 
 impl MainDirective for SiftListZone {
@@ -39,6 +39,8 @@ impl MainDirective for SiftListZone {
         let mut kind = None;
         let mut timeout = None;
         let mut state = None;
+        let mut sync = None;
+        let mut sync_interval = None;
         for param in cf.args() {
             if let Some(value) = param.strip_prefix(b"zone=") {
                 let (name, size) = params::zone_name_and_size(value).map_err(Error::invalid)?;
@@ -70,6 +72,23 @@ impl MainDirective for SiftListZone {
                         ))
                     })?;
                 once(&mut timeout, ms as u64, param)?;
+            } else if let Some(value) = param.strip_prefix(b"sync=") {
+                if value.is_empty() {
+                    return Err(Error::Invalid("empty value in \"sync=\"".into()));
+                }
+                once(&mut sync, value, param)?;
+            } else if let Some(value) = param.strip_prefix(b"sync_interval=") {
+                let ms = cf
+                    .parse_time(value)
+                    .ok()
+                    .filter(|ms| *ms >= 10)
+                    .ok_or_else(|| {
+                        Error::Invalid(format!(
+                            "invalid sync_interval \"{}\" in \"sift_list_zone\" (a time of at least 10ms, e.g. 500ms, 1s)",
+                            lossy(value)
+                        ))
+                    })?;
+                once(&mut sync_interval, ms as u64, param)?;
             } else if let Some(value) = param.strip_prefix(b"state=") {
                 if value.is_empty() || value.ends_with(b"/") {
                     return Err(Error::Invalid(format!(
@@ -94,6 +113,19 @@ impl MainDirective for SiftListZone {
             )));
         }
         let zone_name = lossy(name).into_owned();
+        if sync.is_none() && sync_interval.is_some() {
+            return Err(Error::from("\"sync_interval\" needs \"sync\""));
+        }
+        let sync = match sync {
+            Some(redis) => Some(crate::list::sync::declare(
+                cf,
+                &zone_name,
+                redis,
+                sync_interval,
+                size,
+            )?),
+            None => None,
+        };
         if let Some(path) = &state {
             if let Some(other) = crate::metrics::lists(cf)?
                 .iter()
@@ -114,6 +146,7 @@ impl MainDirective for SiftListZone {
             state,
             state_off: None,
             table: None,
+            sync,
         };
         match cf.add_zone::<ListZoneKind>(name, size, data)? {
             Declared::New(zone) => crate::metrics::register_list(cf, zone),

@@ -5,6 +5,7 @@
 
 mod directives;
 mod state;
+pub mod sync;
 mod variable;
 mod zone;
 

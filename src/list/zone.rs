@@ -29,6 +29,8 @@ pub struct ListZone {
     pub state_off: Option<String>,
     /// The zone's memory, once nginx has mapped it.
     pub table: Option<SharedRegion>,
+    /// `sync=NAME`: shared through Redis (`crate::list::sync`).
+    pub sync: Option<crate::list::sync::ListSync>,
 }
 
 /// Why a change was not made.

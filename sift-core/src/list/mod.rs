@@ -10,6 +10,7 @@
 
 pub mod api;
 mod ip;
+pub mod journal;
 mod layout;
 pub mod state;
 mod table;

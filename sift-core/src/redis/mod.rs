@@ -2,6 +2,7 @@
 //! requests of the cluster-wide rate limits. No I/O here: nginx's event
 //! loop carries the bytes (`ngx_stream::call`).
 
+pub mod list;
 pub mod rate;
 pub mod resp;
 

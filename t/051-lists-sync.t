@@ -1,0 +1,344 @@
+# Live lists across hosts (#14 item 4): `sift_list_zone ... sync=NAME`
+# through a real Redis (Debian's redis-server on a loopback port of its
+# own, own directory) shared by three nginx instances (own prefixes; the
+# first with two workers). A list blocks TLS hellos by SNI (`sift_list
+# $sift_tls_sni $blocked zone=deny; sift_deny $blocked;`).
+#   1. an entry POSTed on one host blocks on the other two within the
+#      documented delay (measured and printed); Redis holds it
+#   2. an entry written with redis-cli (HSET then INCR ...:version) blocks
+#      on all three; one with an expiry in the past never does
+#   3. DELETE of a key on one host unblocks it on all
+#   4. a host restarted (no state file) gets the list back from Redis
+#   5. Redis stopped: an API write applies on its host at once (and only
+#      there), one log line per interval, no [alert]; Redis started again
+#      empty (no persistence): the hosts push their lists back, the write
+#      made meanwhile reaches the others, nothing is lost
+#   6. Redis replaced by a server answering garbage: one log line per
+#      interval, no [alert], the list unchanged and still writable
+#   7. a worker with a sync task exits at once on `nginx -s quit`, with no
+#      socket left open
+#   8. configuration errors (nginx -t)
+#
+# Plain Test::More. Ports from 4600 (TEST_NGINX_PORT moves them).
+use strict;
+use warnings;
+use Test::More;
+use IO::Socket::INET;
+use File::Temp qw(tempdir);
+use JSON::PP qw(decode_json);
+use Time::HiRes qw(sleep time);
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use SiftNginx qw(slurp);
+
+SiftNginx::require_tools('redis-server', 'redis-cli', 'curl');
+my $valgrind = $ENV{TEST_NGINX_USE_VALGRIND} // '';
+$valgrind = '' if $valgrind =~ /^\d*$/;
+my $slow = $valgrind ? 10 : 1;
+
+# Ports of our own: the next free one from the base.
+my $next_port = $ENV{LISTSYNC_PORT} || 4600;
+sub port {
+    while ($next_port < 65000) {
+        my $p = $next_port++;
+        my $sock = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => $p, Listen => 1, ReuseAddr => 1);
+        return $p if $sock;
+    }
+    die 'no free port';
+}
+
+# A TLS ClientHello with this SNI.
+sub hello {
+    my ($sni) = @_;
+    my $name = pack('C n', 0, length $sni) . $sni;
+    my $ext = pack('n n n', 0, length($name) + 2, length $name) . $name;
+    my $body = pack('n', 0x0303) . ("\x11" x 32) . "\x00" . pack('n n n', 4, 0x1301, 0x002f) . "\x01\x00"
+             . pack('n', length $ext) . $ext;
+    my $hs = "\x01" . substr(pack('N', length $body), 1) . $body;
+    return "\x16\x03\x01" . pack('n', length $hs) . $hs;
+}
+
+# 1 when a hello with `sni` is admitted on `port`, 0 when refused.
+sub admitted {
+    my ($port, $sni) = @_;
+    my $sock = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port, Timeout => 5 * $slow)
+        or die "connect $port: $!";
+    print $sock hello($sni);
+    my ($answer, $buf) = ('', '');
+    while (sysread $sock, $buf, 4096) { $answer .= $buf }
+    return $answer eq "ok\n" ? 1 : 0;
+}
+
+# For each host, seconds until `check->(host)` holds (all polled in turn
+# every 20 ms), undef for those where it did not within `limit`.
+sub until_each {
+    my ($limit, $hosts, $check) = @_;
+    my $started = time;
+    my %took;
+    while (time - $started < $limit && keys %took < @$hosts) {
+        for my $h (@$hosts) {
+            next if defined $took{$h};
+            $took{$h} = time - $started if $check->($h);
+        }
+        sleep 0.02;
+    }
+    return map { $took{$_} } @$hosts;
+}
+
+# Seconds until `check` holds (polling every 20 ms), or undef after `limit`.
+sub until_true {
+    my ($limit, $check) = @_;
+    my $started = time;
+    while (time - $started < $limit) {
+        return time - $started if $check->();
+        sleep 0.02;
+    }
+    return undef;
+}
+
+# --- Redis of our own ---------------------------------------------------
+my $redis_dir = tempdir('sift-listsync-redis-XXXX', TMPDIR => 1, CLEANUP => 1);
+my $redis_port = port();
+my $redis_pid;
+sub redis_cli { my $out = `redis-cli -p $redis_port @_ 2>&1`; chomp $out; $out }
+sub start_redis {
+    $redis_pid = fork // die "fork: $!";
+    if (!$redis_pid) {
+        open STDOUT, '>', "$redis_dir/redis.log";
+        open STDERR, '>&', \*STDOUT;
+        exec 'redis-server', '--port', $redis_port, '--bind', '127.0.0.1', '--dir', $redis_dir,
+            '--save', '', '--appendonly', 'no', '--daemonize', 'no'
+            or die "exec redis-server: $!";
+    }
+    my $deadline = time + 10;
+    sleep 0.05 until redis_cli('PING') eq 'PONG' || time > $deadline;
+    BAIL_OUT('redis-server did not start: ' . slurp("$redis_dir/redis.log")) unless redis_cli('PING') eq 'PONG';
+}
+sub stop_redis {
+    return unless $redis_pid;
+    kill 'TERM', $redis_pid;
+    waitpid $redis_pid, 0;
+    undef $redis_pid;
+}
+
+# A server that answers every request with HTTP (garbage to a Redis client).
+my @children;
+my $garbage_port = port();
+{
+    my $listen = IO::Socket::INET->new(Listen => 64, LocalAddr => '127.0.0.1', LocalPort => $garbage_port,
+                                       ReuseAddr => 1) or die "garbage server: $!";
+    my $pid = fork // die "fork: $!";
+    if (!$pid) {
+        my @held;
+        while (my $c = $listen->accept) {
+            print $c "HTTP/1.1 400 Bad Request\r\n\r\n";
+            push @held, $c;
+        }
+        exit 0;
+    }
+    close $listen;
+    push @children, $pid;
+}
+
+END {
+    local $?;
+    stop_redis();
+    for (@children) { kill 'KILL', $_; waitpid $_, 0 }
+}
+
+# --- Three nginx sharing the Redis -------------------------------------
+my $interval = 0.5;    # sync_interval=500ms
+# The documented bound: a change reaches Redis at its host's next sync
+# (syncs are 1 to 1.25 intervals apart) and the others at theirs.
+my $bound_api = (2.5 * $interval + 0.5) * $slow;
+my $bound_redis = (1.25 * $interval + 0.5) * $slow;
+start_redis();
+
+my (@hosts, @tls, @http);
+my $started = time;
+for my $i (0 .. 2) {
+    my $nginx = SiftNginx->new("listsync$i");
+    $nginx->{nginx} = "valgrind -q $valgrind $nginx->{nginx}" if $valgrind && $i == 0;
+    my %p = (tls => port(), http => port(), junk => port());
+    my $workers = $i == 0 ? 2 : 1;
+    $nginx->write_conf(<<"CONF");
+worker_processes $workers;
+events { worker_connections 256; }
+stream {
+    sift_redis name=shared server=127.0.0.1:$redis_port timeout=500ms;
+    sift_redis name=garbage server=127.0.0.1:$garbage_port timeout=500ms;
+    sift_list_zone zone=deny:1m sync=shared sync_interval=500ms;
+    sift_list_zone zone=junk:1m sync=garbage sync_interval=200ms;
+    sift_list \$sift_tls_sni \$blocked zone=deny;
+    sift_list \$sift_tls_sni \$junked zone=junk;
+    server { listen 127.0.0.1:$p{tls} reuseport; sift on; sift_deny \$blocked; return "ok\\n"; }
+    server { listen 127.0.0.1:$p{junk}; sift on; sift_deny \$junked; return "ok\\n"; }
+}
+http {
+    access_log off;
+    server {
+        listen 127.0.0.1:$p{http};
+        location /sift/ { sift_api write=on; }
+    }
+}
+CONF
+    $nginx->start($p{tls});
+    SiftNginx::wait_port($p{http});
+    push @hosts, $nginx;
+    push @tls, $p{tls};
+    push @http, $p{http};
+    $nginx->{junk_port} = $p{junk};
+}
+
+sub api {
+    my ($host, $method, $path, $body) = @_;
+    my $data = defined $body ? "--data-binary '$body'" : '';
+    my $out = "$hosts[$host]{dir}/body";
+    my $status = `curl -sS --max-time 5 -o $out -w '%{http_code}' -X $method $data 'http://127.0.0.1:$http[$host]$path' 2>&1`;
+    return ($status, scalar slurp($out));
+}
+sub list_on {
+    my ($host, $name) = @_;
+    my ($status, $body) = api($host, 'GET', "/sift/lists/" . ($name // 'deny'));
+    return eval { decode_json($body) } // {};
+}
+sub blocked_on { my ($host, $sni) = @_; !admitted($tls[$host], $sni) }
+sub alerts { my $n = 0; $n += () = $_->error_log =~ /\[(alert|emerg|crit)\]/g for @hosts; $n }
+
+# Every host made its first sync (Redis has no list yet: nothing to apply).
+sleep 2 * $interval * $slow;
+is admitted($tls[$_], 'a.test'), 1, "host $_ admits a.test before any entry" for 0 .. 2;
+
+# 1. An API write on host 0 reaches hosts 1 and 2.
+my ($status) = api(0, 'POST', '/sift/lists/deny', '{"a.test":"1"}');
+is $status, 201, 'POST a.test on host 0';
+ok blocked_on(0, 'a.test'), 'host 0 blocks a.test at once';
+my @delay = until_each(10 * $slow, [1, 2], sub { blocked_on($_[0], 'a.test') });
+for my $h (1, 2) {
+    my $took = $delay[$h - 1];
+    ok defined $took && $took <= $bound_api,
+        sprintf("host %d blocks a.test %s s after the POST on host 0 (bound %.2f s)", $h,
+                defined $took ? sprintf('%.2f', $took) : 'never', $bound_api);
+}
+# More rounds, from each host in turn, for the figures.
+my @all = @delay;
+for my $round (1 .. 6) {
+    my $from = $round % 3;
+    my @others = grep { $_ != $from } 0 .. 2;
+    my ($st) = api($from, 'POST', '/sift/lists/deny', qq({"r$round.test":"1"}));
+    my @took = until_each(10 * $slow, \@others, sub { blocked_on($_[0], "r$round.test") });
+    ok $st == 201 && !grep({ !defined || $_ > $bound_api } @took),
+        "round $round: an entry POSTed on host $from blocks on hosts @others within the bound";
+    push @all, @took;
+}
+@all = sort { $a <=> $b } grep defined, @all;
+diag sprintf('measured: an API change on one host in force on another after %.2f s median, %.2f s max (%d cases, sync_interval=500ms)',
+             $all[$#all / 2], $all[-1], scalar @all);
+for my $round (1 .. 6) { api(0, 'DELETE', "/sift/lists/deny/r$round.test") }
+ok defined until_true(10 * $slow, sub { !grep { blocked_on($_, 'r1.test') } 0 .. 2 }), 'the rounds\' entries are deleted everywhere';
+is redis_cli('HGET sift:list:deny a.test'), '1', 'Redis holds a.test';
+is redis_cli('GET sift:list:deny:version') > 0 ? 1 : 0, 1, 'the version counter moved';
+
+# 2. redis-cli: HSET, then INCR the version.
+redis_cli('HSET sift:list:deny b.test 1');
+redis_cli('HSET sift:list:deny old.test 1');
+redis_cli('HSET sift:list:deny:expires old.test 1000');    # 1970: expired
+redis_cli('INCR sift:list:deny:version');
+my @redis_delay = until_each(10 * $slow, [0, 1, 2], sub { blocked_on($_[0], 'b.test') });
+for my $h (0 .. 2) {
+    my $took = $redis_delay[$h];
+    ok defined $took && $took <= $bound_redis,
+        sprintf("host %d blocks b.test, written with redis-cli, after %s s (bound %.2f s)", $h,
+                defined $took ? sprintf('%.2f', $took) : 'never', $bound_redis);
+}
+diag sprintf('measured: a redis-cli change in force after %s s on hosts 0, 1, 2 (sync_interval=500ms)',
+             join ', ', map { sprintf '%.2f', $_ // -1 } @redis_delay);
+is admitted($tls[$_], 'old.test'), 1, "host $_ admits old.test (expired in Redis)" for 0 .. 2;
+is_deeply list_on(1), {'a.test' => '1', 'b.test' => '1'}, 'host 1 lists a.test and b.test';
+is redis_cli('HEXISTS sift:list:deny old.test'), '0', 'the expired entry was removed from Redis';
+
+# 3. DELETE on host 1 unblocks on all.
+($status) = api(1, 'DELETE', '/sift/lists/deny/a.test');
+is $status, 204, 'DELETE a.test on host 1';
+for my $h (0 .. 2) {
+    my $took = until_true(10 * $slow, sub { admitted($tls[$h], 'a.test') });
+    ok defined $took && $took <= $bound_api, "host $h admits a.test again" . (defined $took ? sprintf(' (%.2f s)', $took) : '');
+}
+is redis_cli('HEXISTS sift:list:deny a.test'), '0', 'a.test is gone from Redis';
+
+# 4. Host 2 restarted without a state file gets the list back.
+$hosts[2]->stop;
+$hosts[2]->start($tls[2]);
+my $took = until_true(10 * $slow, sub { blocked_on(2, 'b.test') });
+ok defined $took && $took <= $bound_redis + 0.5, 'restarted host 2 blocks b.test (from Redis)' . (defined $took ? sprintf(' after %.2f s', $took) : '');
+is_deeply list_on(2), {'b.test' => '1'}, 'host 2 lists what Redis holds';
+
+# 5. Redis stopped: writes stay local, then reach the others.
+stop_redis();
+($status) = api(0, 'POST', '/sift/lists/deny', '{"c.test":"1"}');
+is $status, 201, 'POST c.test on host 0 with Redis down';
+ok blocked_on(0, 'c.test'), 'host 0 blocks c.test at once';
+sleep 3 * $interval * $slow;
+is admitted($tls[$_], 'c.test'), 1, "host $_ does not have c.test while Redis is down" for 1, 2;
+ok blocked_on($_, 'b.test'), "host $_ keeps b.test while Redis is down" for 0 .. 2;
+my $failures = () = $hosts[0]->error_log =~ /sift_list_zone "deny": sync with sift_redis "shared" failed/g;
+is $failures, 1, 'one log line for the failing syncs of host 0 (both workers; once per 10 s)';
+is alerts(), 0, 'no [alert]';
+start_redis();    # empty: no persistence
+for my $h (1, 2) {
+    my $took = until_true(15 * $slow, sub { blocked_on($h, 'c.test') });
+    ok defined $took, "host $h blocks c.test once Redis is back" . (defined $took ? sprintf(' (%.2f s)', $took) : '');
+}
+ok blocked_on($_, 'b.test'), "host $_ still blocks b.test (pushed back into the empty Redis)" for 0 .. 2;
+is_deeply { map { split /\n/ } redis_cli('HGETALL sift:list:deny') }, {'b.test' => '1', 'c.test' => '1'},
+    'Redis holds the list again';
+like $hosts[0]->error_log . $hosts[1]->error_log . $hosts[2]->error_log, qr/lost the list \(no version key\)/,
+    'a host noted that Redis had lost the list';
+
+# 6. Garbage instead of Redis.
+my $junk = $hosts[1]{junk_port};
+($status) = api(1, 'POST', '/sift/lists/junk', '{"j.test":"1"}');
+is $status, 201, 'POST j.test on the list synced with the garbage server';
+my $offset = length $hosts[1]->error_log;
+sleep 2;
+my $lines = () = substr($hosts[1]->error_log, $offset) =~ /sift_list_zone "junk": sync with sift_redis "garbage" failed/g;
+ok $lines <= 1, "at most one log line in 2 s of syncs failing every 200 ms ($lines)";
+my $lifetime = time - $started;
+my $total = () = $hosts[1]->error_log =~ /sift_list_zone "junk": sync with sift_redis "garbage" failed/g;
+ok $total >= 1 && $total <= int($lifetime / 10) + 1,
+    sprintf('%d log lines in %.0f s of failing syncs: one per 10 s at most', $total, $lifetime);
+like $hosts[1]->error_log, qr/sift_list_zone "junk": sync with sift_redis "garbage" failed \((a reply that is not RESP|no connection[^)]*)\)/,
+    'the line says why';
+ok !admitted($junk, 'j.test'), 'the list still blocks j.test';
+is_deeply list_on(1, 'junk'), {'j.test' => '1'}, 'the list is unchanged';
+is alerts(), 0, 'no [alert]';
+
+# 7. nginx -s quit: the sync tasks do not hold the workers.
+my $quit_started = time;
+$hosts[1]->run('-s', 'quit');
+my $quit = until_true(10 * $slow, sub { !-e "$hosts[1]{dir}/logs/nginx.pid" });
+ok defined $quit && $quit < 3 * $slow, sprintf('host 1 quits gracefully in %.2f s', $quit // -1);
+$hosts[1]{running} = 0;
+unlike $hosts[1]->error_log, qr/open socket|\[alert\]/, 'no socket left open, no [alert]';
+
+# 8. Configuration errors.
+my $bad = SiftNginx->new('listsync-bad');
+for my $case (
+    ['sift_list_zone zone=x:1m sync=nope;', qr/unknown sift_redis "nope" in sift_list_zone "x" in .*nginx\.conf:\d+/],
+    ['sift_list_zone zone=x:1m sync_interval=1s;', qr/"sync_interval" needs "sync"/],
+    ["sift_redis name=r server=127.0.0.1:$redis_port; sift_list_zone zone=x:1m sync=r sync_interval=5ms;",
+     qr/invalid sync_interval "5ms"/],
+    ["sift_redis name=r server=127.0.0.1:$redis_port; sift_list_zone zone=x:1m sync=r sync=r;",
+     qr/duplicate "sync" parameter/],
+    ['sift_list_zone zone=x:1m sync=;', qr/empty value in "sync="/],
+) {
+    my ($directive, $expect) = @$case;
+    $bad->write_conf("events {}\nstream {\n    $directive\n}\n");
+    my ($rc, $out) = $bad->run('-t');
+    ok $rc != 0 && $out =~ $expect, "nginx -t refuses: $directive" or diag $out;
+}
+$bad->write_conf("events {}\nstream {\n    sift_redis name=r server=127.0.0.1:$redis_port;\n    sift_list_zone zone=x:1m sync=r sync_interval=2s;\n}\n");
+my ($rc, $out) = $bad->run('-t');
+is $rc, 0, 'nginx -t accepts sync=r sync_interval=2s' or diag $out;
+
+done_testing;

@@ -105,6 +105,12 @@ all_cases=(
     # signatures should cost nothing there (issue #16 target: >= 0.98 x
     # sift_protocol).
     'sift_signatures|sift on; sift_signature game prefix=cafe0001; sift_signature legacy prefix=4c4f47 offset=4; sift_signature rpc1 prefix=52504331; sift_signature beacon prefix=be:ac:00; sift_signature probe prefix=ffff0000; sift_signature device "pattern=HELLO [A-Z0-9]{8}\\r?\\n"; sift_signature banner "pattern=(?i)hi there" min=8; sift_signature magic "pattern=\\x00\\x01[\\x00-\\x0f]"; sift_signature chat "pattern=CHAT/[0-9]\\.[0-9] "; sift_signature query "pattern=Q[A-Z]{3}:" min=5; return $sift_protocol;|tls'
+    # sift_sni with a live list consulted per session (sift_deny of a
+    # sift_list variable keyed by the SNI, in a list of 1,000 entries that
+    # does not hold it): what a lookup under the zone's lock costs.
+    'sift_list|sift on; sift_deny $bench_listed; return $sift_tls_sni;|@SNI@'
+    # Its baseline: the same rule on a map of the SNI (one name) instead.
+    'sift_deny_map|sift on; sift_deny $bench_bad_sni; return $sift_tls_sni;|@SNI@'
     # sift_sni without its Prometheus counters (on by default): what
     # counting costs (issue target: sift_sni >= 0.99 x this).
     'sift_sni_nocount|sift on; sift_metrics_count off; return $sift_tls_sni;|@SNI@'
@@ -112,7 +118,7 @@ all_cases=(
 # sift_rules runs between its two baselines (sift_sni before, the twin
 # after; swapped in reversed rounds), so drift during a round cancels out of
 # its ratio to their mean.
-run_order="plain njs sift_protocol sift_signatures ssl_preread sift_sni sift_rules sift_sni_twin sift_sni_nocount sift_ja4 sift_ja4_short sift_sni_long"
+run_order="plain njs sift_protocol sift_signatures ssl_preread sift_sni sift_rules sift_sni_twin sift_sni_nocount sift_deny_map sift_list sift_ja4 sift_ja4_short sift_sni_long"
 # name | hex file | SNI inside it
 all_payloads=(
     'chromium|bench/payloads/chromium.hex|localhost'
@@ -440,10 +446,20 @@ EOF
     map $sift_protocol $bench_not_tls { tls 0; default 1; }
     map $sift_ja4 $bench_ja4_seen { default t13d; }
     sift_rate_zone $binary_remote_addr zone=bench_rate:1m rate=1000000r/s;
+    sift_list_zone zone=bench_list:1m state=bench-list.state;
+    sift_list $sift_tls_sni $bench_listed zone=bench_list;
 SIFT_RULES
 }
 
 cp bench/njs/sni.js "$prefix/conf/sni.js"
+# The sift_list case's list: 1,000 names, none of them the payloads' SNI.
+python3 - "$prefix/bench-list.state" << 'PY'
+import hashlib, json, sys
+lines = ["sift-list-state 1 type=string\n"]
+lines += [json.dumps({"key": f"blocked-{i}.example", "value": "1", "expires": 0}, separators=(",", ":")) + "\n" for i in range(1000)]
+body = "".join(lines)
+open(sys.argv[1], "w").write(body + f"end 1000 sha256={hashlib.sha256(body.encode()).hexdigest()}\n")
+PY
 
 say "checking each case with nginx -t"
 cases=()   # name|port|expect

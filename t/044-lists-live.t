@@ -38,13 +38,14 @@ my $curl_hello = SiftTest::hello('curl');
 sub write_conf {
     my (%opt) = @_;
     my $size = $opt{size} // '1m';
+    my $type = $opt{type} // 'string';
     $nginx->write_conf(<<"CONF");
 worker_processes 2;
 events {}
 stream {
     log_format lists '\$pid \$sift_access [\$blocked] [\$expiring]';
     access_log $dir/logs/stream.log lists;
-    sift_list_zone zone=ja4:$size state=$file;
+    sift_list_zone zone=ja4:$size type=$type state=$file;
     sift_list_zone zone=ja4_ttl:1m timeout=2s;
     sift_list \$sift_ja4 \$blocked zone=ja4;
     sift_list \$sift_ja4 \$expiring zone=ja4_ttl;
@@ -178,6 +179,17 @@ like(slurp("$dir/logs/error.log"), qr/\[notice\] .*sift_list_zone "ja4": 1 of 1 
      'the resized zone keeps the entry (logged)');
 refused_by_both('after the resize', 'blocked-by-api');
 
+# Another type for the same zone is refused: nginx keeps the running configuration.
+write_conf(size => '2m', type => 'ip');
+($rc, $out) = $nginx->run('-s', 'reload');
+is($rc, 0, 'reload signalled with type=ip for the zone');
+my $until = time + 10;
+sleep 0.1 until slurp("$dir/logs/error.log") =~ /has type=ip/ || time > $until;
+like(slurp("$dir/logs/error.log"), qr/\[emerg\] .*sift_list_zone "ja4" has type=ip while previously it had type=string/,
+     'a changed type is refused, naming both');
+refused_by_both('after the refused reload (the old configuration runs on)', 'blocked-by-api');
+write_conf(size => '2m');
+
 $nginx->stop;
 ok(!-e "$dir/logs/nginx.pid", 'nginx stopped');
 $nginx->start($port{tls});
@@ -290,6 +302,7 @@ like($out, qr/state file "\Q$file\E" is corrupt .*the list would start empty and
 is(slurp($file), "garbage\n", 'nginx -t leaves the file as it is');
 is(scalar(() = glob("$file.corrupt-*")), 0, 'and renames nothing');
 
-unlike(slurp("$dir/logs/error.log"), qr/\[(alert|crit|emerg)\]/, 'no alert, crit or emerg in the whole run');
+unlike(join('', grep { !/has type=ip while previously/ } split /^/, slurp("$dir/logs/error.log")),
+       qr/\[(alert|crit|emerg)\]/, 'no alert, crit or emerg in the whole run but the refused type change');
 
 done_testing;

@@ -10,7 +10,7 @@ SiftTest::setup();
 BAIL_OUT('needs the test-hooks module (SIFT_TEST_HOOKS=1)') unless $ENV{SIFT_TEST_HOOKS};
 
 repeat_each(1);
-plan tests => repeat_each() * (blocks() * 3 - 3);  # TESTs 3, 5 and 7 check no log
+plan tests => repeat_each() * (blocks() * 3 - 4);  # TESTs 3, 5, 7 and 8 check no log
 no_long_string();
 run_tests();
 
@@ -103,18 +103,39 @@ POST 0123456789
 --- no_error_log
 [alert]
 
-=== TEST 7: a body nginx spills to a temporary file is refused
+=== TEST 7: a body over client_body_buffer_size is refused, declared
 --- config
-    client_body_buffer_size 8;
+    client_body_buffer_size 24;
+    location = /echo { sift_test_echo_body; }
+--- request eval
+"POST /echo\n" . ("x" x 30)
+--- error_code: 413
+--- response_body
+413 request body over 24 bytes
+
+=== TEST 8: a chunked body over client_body_buffer_size (nginx spills it to a file) is refused
+--- config
+    client_body_buffer_size 24;
     location = /echo { sift_test_echo_body; }
 --- raw_request eval
 ["POST /echo HTTP/1.1\r
 Host: localhost\r
 Connection: close\r
-Content-Length: 30\r
+Transfer-Encoding: chunked\r
 \r
-", "0123456789", "0123456789", "0123456789"]
+", "a\r\n0123456789\r\n", "a\r\n0123456789\r\n", "a\r\n0123456789\r\n0\r\n\r\n"]
 --- raw_request_middle_delay: 0.05
 --- error_code: 413
 --- response_body
-413 request body over 64 bytes
+413 request body over 24 bytes
+
+=== TEST 9: a body within client_body_buffer_size and the cap is read
+--- config
+    client_body_buffer_size 24;
+    location = /echo { sift_test_echo_body; }
+--- request eval
+"POST /echo\n" . ("y" x 24)
+--- response_body
+POST yyyyyyyyyyyyyyyyyyyyyyyy
+--- no_error_log
+[alert]

@@ -229,14 +229,15 @@ pub trait ContentHandler: 'static {
     /// Names the handler in logs.
     const NAME: &'static str;
     /// The largest request body the handler reads, in bytes; `0` (the
-    /// default) discards any body. A larger body, or one nginx had to spill
-    /// to a temporary file (over `client_body_buffer_size`), is answered
-    /// with [`ContentHandler::too_large`] and the handler is not called.
+    /// default) discards any body. Bodies are read into one memory buffer,
+    /// so the location's `client_body_buffer_size` caps them too: a body
+    /// over the smaller of the two is answered with
+    /// [`ContentHandler::too_large`] and the handler is not called.
     const MAX_BODY: usize = 0;
     /// Answers one request.
     fn handle(request: &Request<'_>) -> Response;
-    /// The answer to a body over [`ContentHandler::MAX_BODY`] (or over
-    /// `client_body_buffer_size`).
+    /// The answer to a body over `limit`: [`ContentHandler::MAX_BODY`] or
+    /// the location's `client_body_buffer_size`, whichever is smaller.
     fn too_large(limit: usize) -> Response {
         Response {
             status: 413,
@@ -390,8 +391,10 @@ unsafe fn content<H: ContentHandler>(r: *mut ngx_http_request_t) -> ngx_int_t {
         return unsafe { answer::<H>(r, &[]) };
     }
     // SAFETY: a live request.
+    let limit = unsafe { body_limit(r, H::MAX_BODY) };
+    // SAFETY: a live request.
     let declared = unsafe { (*r).headers_in.content_length_n };
-    if declared > H::MAX_BODY as nginx_sys::off_t {
+    if declared > limit as nginx_sys::off_t {
         // Refused before a byte of it is buffered.
         // SAFETY: a live request.
         let rc = unsafe { nginx_sys::ngx_http_discard_request_body(r) };
@@ -399,7 +402,7 @@ unsafe fn content<H: ContentHandler>(r: *mut ngx_http_request_t) -> ngx_int_t {
             return rc;
         }
         // SAFETY: a live request, whose header has not been sent.
-        return unsafe { send(r, &H::too_large(H::MAX_BODY)) };
+        return unsafe { send(r, &H::too_large(limit)) };
     }
     // One buffer in memory when the body fits client_body_buffer_size;
     // a body nginx spills to a file is refused in body_read.
@@ -442,17 +445,35 @@ unsafe extern "C" fn body_read<H: ContentHandler>(r: *mut ngx_http_request_t) {
         || {
             // SAFETY: the request is live; nginx's body reader filled
             // r->request_body (or left it null for no body).
-            match unsafe { body_bytes(r, H::MAX_BODY) } {
+            // SAFETY: as above.
+            let limit = unsafe { body_limit(r, H::MAX_BODY) };
+            // SAFETY: as above.
+            match unsafe { body_bytes(r, limit) } {
                 // SAFETY: the request is live, its header not sent.
                 Some(body) => unsafe { answer::<H>(r, &body) },
                 // SAFETY: as above.
-                None => unsafe { send(r, &H::too_large(H::MAX_BODY)) },
+                None => unsafe { send(r, &H::too_large(limit)) },
             }
         },
     );
     // Balances the count ngx_http_read_client_request_body raised.
     // SAFETY: a live request, finalized once here.
     unsafe { nginx_sys::ngx_http_finalize_request(r, rc) };
+}
+
+/// The largest body read for `r`: `max`, or the location's
+/// `client_body_buffer_size` when smaller (a larger body goes to a file).
+///
+/// # Safety
+/// `r` is a live request.
+unsafe fn body_limit(r: *mut ngx_http_request_t, max: usize) -> usize {
+    // SAFETY: a live request's loc_conf has an entry per http module, the
+    // core module's an ngx_http_core_loc_conf_t.
+    let clcf = unsafe {
+        let index = nginx_sys::ngx_http_core_module.ctx_index;
+        (*(*r).loc_conf.add(index) as *const ngx_http_core_loc_conf_t).as_ref()
+    };
+    clcf.map_or(max, |clcf| max.min(clcf.client_body_buffer_size))
 }
 
 /// The body's bytes, or `None` when it is over `max` or (part of it) in a

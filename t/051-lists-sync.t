@@ -9,15 +9,20 @@
 #      on all three; one with an expiry in the past never does
 #   3. DELETE of a key on one host unblocks it on all
 #   4. a host restarted (no state file) gets the list back from Redis
-#   5. Redis stopped: an API write applies on its host at once (and only
+#   5. an error reply (WRONGTYPE) is logged with Redis's words
+#   6. a list in Redis too big for the zone: logged once, old contents kept
+#   7. Redis stopped: an API write applies on its host at once (and only
 #      there), one log line per interval, no [alert]; Redis started again
 #      empty (no persistence): the hosts push their lists back, the write
 #      made meanwhile reaches the others, nothing is lost
-#   6. Redis replaced by a server answering garbage: one log line per
+#   8. Redis replaced by a server answering garbage: one log line per
 #      interval, no [alert], the list unchanged and still writable
-#   7. a worker with a sync task exits at once on `nginx -s quit`, with no
-#      socket left open
-#   8. configuration errors (nginx -t)
+#   9. a Redis that never answers: the sync times out, logged, the list
+#      keeps working
+#  10. a reload: the new workers go on syncing
+#  11. workers with sync tasks (one with a call in flight to the stalled
+#      server) exit on `nginx -s quit`, with no socket left open
+#  12. configuration errors (nginx -t)
 #
 # Plain Test::More. Ports from 4600 (TEST_NGINX_PORT moves them).
 use strict;
@@ -121,17 +126,18 @@ sub stop_redis {
     undef $redis_pid;
 }
 
-# A server that answers every request with HTTP (garbage to a Redis client).
+# Servers that are not Redis: one answers every request with HTTP
+# (garbage to a Redis client), one never answers (a stall).
 my @children;
-my $garbage_port = port();
-{
-    my $listen = IO::Socket::INET->new(Listen => 64, LocalAddr => '127.0.0.1', LocalPort => $garbage_port,
-                                       ReuseAddr => 1) or die "garbage server: $!";
+sub fake_redis {
+    my ($port, $garbage) = @_;
+    my $listen = IO::Socket::INET->new(Listen => 64, LocalAddr => '127.0.0.1', LocalPort => $port,
+                                       ReuseAddr => 1) or die "fake redis: $!";
     my $pid = fork // die "fork: $!";
     if (!$pid) {
         my @held;
         while (my $c = $listen->accept) {
-            print $c "HTTP/1.1 400 Bad Request\r\n\r\n";
+            print $c "HTTP/1.1 400 Bad Request\r\n\r\n" if $garbage;
             push @held, $c;
         }
         exit 0;
@@ -139,6 +145,10 @@ my $garbage_port = port();
     close $listen;
     push @children, $pid;
 }
+my $garbage_port = port();
+my $stall_port = port();
+fake_redis($garbage_port, 1);
+fake_redis($stall_port, 0);
 
 END {
     local $?;
@@ -167,12 +177,17 @@ events { worker_connections 256; }
 stream {
     sift_redis name=shared server=127.0.0.1:$redis_port timeout=500ms;
     sift_redis name=garbage server=127.0.0.1:$garbage_port timeout=500ms;
+    sift_redis name=stall server=127.0.0.1:$stall_port timeout=300ms;
     sift_list_zone zone=deny:1m sync=shared sync_interval=500ms;
     sift_list_zone zone=junk:1m sync=garbage sync_interval=200ms;
+    sift_list_zone zone=slow:1m sync=stall sync_interval=200ms;
+    sift_list_zone zone=small:32k sync=shared sync_interval=200ms;
+    sift_list_zone zone=wrong:32k sync=shared sync_interval=200ms;
     sift_list \$sift_tls_sni \$blocked zone=deny;
     sift_list \$sift_tls_sni \$junked zone=junk;
+    sift_list \$sift_tls_sni \$slowed zone=slow;
     server { listen 127.0.0.1:$p{tls} reuseport; sift on; sift_deny \$blocked; return "ok\\n"; }
-    server { listen 127.0.0.1:$p{junk}; sift on; sift_deny \$junked; return "ok\\n"; }
+    server { listen 127.0.0.1:$p{junk}; sift on; sift_deny \$junked; sift_deny \$slowed; return "ok\\n"; }
 }
 http {
     access_log off;
@@ -273,7 +288,30 @@ my $took = until_true(10 * $slow, sub { blocked_on(2, 'b.test') });
 ok defined $took && $took <= $bound_redis + 0.5, 'restarted host 2 blocks b.test (from Redis)' . (defined $took ? sprintf(' after %.2f s', $took) : '');
 is_deeply list_on(2), {'b.test' => '1'}, 'host 2 lists what Redis holds';
 
-# 5. Redis stopped: writes stay local, then reach the others.
+# 5. An error reply (the list's key holds a string, not a hash).
+redis_cli('SET sift:list:wrong not-a-hash');
+redis_cli('INCR sift:list:wrong:version');
+ok defined until_true(5 * $slow, sub { $hosts[2]->error_log =~ /sift_list_zone "wrong": sync with sift_redis "shared" failed \(Redis answered "[^"]*WRONGTYPE/ }),
+    'an error reply is logged with what Redis said'
+    or diag join "\n", grep { /error|alert|crit/ } split /\n/, $hosts[2]->error_log;
+
+# 6. A list too big for the zone (32k) is not applied: the old contents stay.
+($status) = api(2, 'POST', '/sift/lists/small', '{"keep.test":"1"}');
+is $status, 201, 'POST keep.test on the 32k list';
+ok defined until_true(5 * $slow, sub { redis_cli('HGET sift:list:small keep.test') eq '1' }), 'keep.test reached Redis';
+redis_cli(q{EVAL "for i = 1, 2000 do redis.call('HSET', KEYS[1], 'big' .. i, string.rep('v', 100)) end return redis.call('INCR', KEYS[2])" 2 sift:list:small sift:list:small:version});
+is redis_cli('HLEN sift:list:small'), 2001, '2,001 entries (about 240 KB) in Redis';
+ok defined until_true(5 * $slow, sub { $hosts[2]->error_log =~ /sift_list_zone "small": sync with sift_redis "shared" failed \(Redis's list of 2001 entries does not fit in the zone, kept the old contents\)/ }),
+    'a list too big for the zone is logged'
+    or diag join "\n", grep { /"small"/ } split /\n/, $hosts[2]->error_log;
+is_deeply list_on(2, 'small'), {'keep.test' => '1'}, 'the zone keeps its old contents';
+sleep 1;
+my $full = () = $hosts[2]->error_log =~ /sift_list_zone "small": sync with sift_redis "shared" failed/g;
+is $full, 1, 'logged once (the version did not move since)'
+    or diag join "\n", grep { /"small"/ } split /\n/, $hosts[2]->error_log;
+ok blocked_on(2, 'b.test'), 'the other lists of that Redis go on syncing';
+
+# 7. Redis stopped: writes stay local, then reach the others.
 stop_redis();
 ($status) = api(0, 'POST', '/sift/lists/deny', '{"c.test":"1"}');
 is $status, 201, 'POST c.test on host 0 with Redis down';
@@ -295,7 +333,7 @@ is_deeply { map { split /\n/ } redis_cli('HGETALL sift:list:deny') }, {'b.test' 
 like $hosts[0]->error_log . $hosts[1]->error_log . $hosts[2]->error_log, qr/lost the list \(no version key\)/,
     'a host noted that Redis had lost the list';
 
-# 6. Garbage instead of Redis.
+# 8. Garbage instead of Redis.
 my $junk = $hosts[1]{junk_port};
 ($status) = api(1, 'POST', '/sift/lists/junk', '{"j.test":"1"}');
 is $status, 201, 'POST j.test on the list synced with the garbage server';
@@ -313,15 +351,35 @@ ok !admitted($junk, 'j.test'), 'the list still blocks j.test';
 is_deeply list_on(1, 'junk'), {'j.test' => '1'}, 'the list is unchanged';
 is alerts(), 0, 'no [alert]';
 
-# 7. nginx -s quit: the sync tasks do not hold the workers.
-my $quit_started = time;
-$hosts[1]->run('-s', 'quit');
-my $quit = until_true(10 * $slow, sub { !-e "$hosts[1]{dir}/logs/nginx.pid" });
-ok defined $quit && $quit < 3 * $slow, sprintf('host 1 quits gracefully in %.2f s', $quit // -1);
-$hosts[1]{running} = 0;
-unlike $hosts[1]->error_log, qr/open socket|\[alert\]/, 'no socket left open, no [alert]';
+# 9. A Redis that never answers: the sync times out (timeout=300ms, so
+# the sync's own floor of 1 s), the list keeps working.
+($status) = api(2, 'POST', '/sift/lists/slow', '{"s.test":"1"}');
+is $status, 201, 'POST s.test on the list synced with the stalled server';
+ok defined until_true(5 * $slow, sub { $hosts[2]->error_log =~ /sift_list_zone "slow": sync with sift_redis "stall" failed \(timed out\)/ }),
+    'the stalled sync is logged as timed out';
+ok !admitted($hosts[2]{junk_port}, 's.test') && admitted($hosts[2]{junk_port}, 'other.test'),
+    'the list synced with the stalled server still blocks s.test (and only it)';
 
-# 8. Configuration errors.
+# 10. A reload: the new workers go on syncing, the old ones exit.
+my ($reload_rc) = $hosts[1]->reload;
+is $reload_rc, 0, 'host 1 reloaded';
+redis_cli('HSET sift:list:deny after-reload.test 1');
+redis_cli('INCR sift:list:deny:version');
+ok defined until_true($bound_redis + 1, sub { blocked_on(1, 'after-reload.test') }),
+    'after the reload, host 1 gets a change written with redis-cli';
+is alerts(), 0, 'no [alert] on any host';
+
+# 11. nginx -s quit: the sync tasks do not hold the workers; a call in
+# flight (the stalled server's, up to 1 s) ends first, nothing left open.
+for my $h (1, 2) {
+    $hosts[$h]->run('-s', 'quit');
+    my $quit = until_true(10 * $slow, sub { !-e "$hosts[$h]{dir}/logs/nginx.pid" });
+    ok defined $quit && $quit < 2.5 * $slow, sprintf('host %d quits gracefully in %.2f s', $h, $quit // -1);
+    $hosts[$h]{running} = 0;
+    unlike $hosts[$h]->error_log, qr/open socket|\[alert\]/, "host $h: no socket left open, no [alert]";
+}
+
+# 12. Configuration errors.
 my $bad = SiftNginx->new('listsync-bad');
 for my $case (
     ['sift_list_zone zone=x:1m sync=nope;', qr/unknown sift_redis "nope" in sift_list_zone "x" in .*nginx\.conf:\d+/],

@@ -53,7 +53,10 @@ pub struct ListSync {
     pub interval_ms: u64,
     /// The sync zone: lease, applied version, journal.
     pub state: ZoneRef<SyncZoneKind>,
-    /// The largest reply accepted: about the list zone's size.
+    /// The largest reply accepted: well over what fits in the list zone,
+    /// so a list too big for it is read and reported as such (a larger
+    /// reply fails the call, and the server backs off as for any failure).
+    /// The buffer is allocated zeroed, so untouched pages cost nothing.
     pub max_reply: usize,
 }
 
@@ -89,7 +92,7 @@ pub fn declare(
         location: cf.location(),
         interval_ms: interval_ms.unwrap_or(DEFAULT_INTERVAL_MS),
         state,
-        max_reply: list_size.saturating_mul(2).saturating_add(64 * 1024),
+        max_reply: list_size.saturating_mul(4).saturating_add(1 << 20),
     })
 }
 

@@ -92,6 +92,10 @@ all_cases=(
     # as a JA4 (36 bytes) but no JA4.
     'sift_ja4_short|sift on; return $bench_ja4_seen;|t13d'
     'sift_sni_long|sift on; return "$sift_tls_sni-answer-as-long-as-a-ja4-xx";|@SNI@'
+    # The same 4-byte answer after other work on the hello: $sift_ja4_r
+    # (JA4's sorting and hex, no SHA-256) and $sift_ja3 (MD5 in software).
+    'sift_ja4r_short|sift on; return $bench_ja4r_seen;|t13d'
+    'sift_ja3_short|sift on; return $bench_ja3_seen;|t13d'
     # sift_sni plus 10 access rules (none matches until the last) and one rate
     # limit that never refuses: the cost of rules and limits (issue target:
     # >= 0.97 x sift_sni). The rules use SNI and protocol maps, not JA4, so
@@ -118,7 +122,7 @@ all_cases=(
 # sift_rules runs between its two baselines (sift_sni before, the twin
 # after; swapped in reversed rounds), so drift during a round cancels out of
 # its ratio to their mean.
-run_order="plain njs sift_protocol sift_signatures ssl_preread sift_sni sift_rules sift_sni_twin sift_sni_nocount sift_deny_map sift_list sift_ja4 sift_ja4_short sift_sni_long"
+run_order="plain njs sift_protocol sift_signatures ssl_preread sift_sni sift_rules sift_sni_twin sift_sni_nocount sift_deny_map sift_list sift_ja4 sift_ja4_short sift_sni_long sift_ja4r_short sift_ja3_short"
 # name | hex file | SNI inside it
 all_payloads=(
     'chromium|bench/payloads/chromium.hex|localhost'
@@ -445,6 +449,8 @@ EOF
     map $sift_tls_sni $bench_bad_sni { hostnames; bad.example 1; *.bad.example 1; default 0; }
     map $sift_protocol $bench_not_tls { tls 0; default 1; }
     map $sift_ja4 $bench_ja4_seen { default t13d; }
+    map $sift_ja4_r $bench_ja4r_seen { default t13d; }
+    map $sift_ja3 $bench_ja3_seen { default t13d; }
     sift_rate_zone $binary_remote_addr zone=bench_rate:1m rate=1000000r/s;
     sift_list_zone zone=bench_list:1m state=bench-list.state;
     sift_list $sift_tls_sni $bench_listed zone=bench_list;

@@ -10,7 +10,9 @@
 #   3. DELETE of a key on one host unblocks it on all
 #   4. a host restarted (no state file) gets the list back from Redis
 #   5. an error reply (WRONGTYPE) is logged with Redis's words
-#   6. a list in Redis too big for the zone: logged once, old contents kept
+#   6. a list in Redis too big for the zone: logged once, old contents kept;
+#      a list synced as a Redis ACL user (user= password=), and a wrong
+#      password (logged, nothing written)
 #   7. Redis stopped: an API write applies on its host at once (and only
 #      there), one log line per interval, no [alert]; Redis started again
 #      empty (no persistence): the hosts push their lists back, the write
@@ -163,6 +165,7 @@ my $interval = 0.5;    # sync_interval=500ms
 my $bound_api = (2.5 * $interval + 0.5) * $slow;
 my $bound_redis = (1.25 * $interval + 0.5) * $slow;
 start_redis();
+redis_cli(q{ACL SETUSER sift on '>secret' '~*' '+@all'}) eq 'OK' or BAIL_OUT('ACL SETUSER failed');
 
 my (@hosts, @tls, @http);
 my $started = time;
@@ -178,11 +181,15 @@ stream {
     sift_redis name=shared server=127.0.0.1:$redis_port timeout=500ms;
     sift_redis name=garbage server=127.0.0.1:$garbage_port timeout=500ms;
     sift_redis name=stall server=127.0.0.1:$stall_port timeout=300ms;
+    sift_redis name=authed server=127.0.0.1:$redis_port user=sift password=secret;
+    sift_redis name=badauth server=127.0.0.1:$redis_port user=sift password=wrong;
     sift_list_zone zone=deny:1m sync=shared sync_interval=500ms;
     sift_list_zone zone=junk:1m sync=garbage sync_interval=200ms;
     sift_list_zone zone=slow:1m sync=stall sync_interval=200ms;
     sift_list_zone zone=small:32k sync=shared sync_interval=200ms;
     sift_list_zone zone=wrong:32k sync=shared sync_interval=200ms;
+    sift_list_zone zone=acl:32k sync=authed sync_interval=200ms;
+    sift_list_zone zone=noacl:32k sync=badauth sync_interval=200ms;
     sift_list \$sift_tls_sni \$blocked zone=deny;
     sift_list \$sift_tls_sni \$junked zone=junk;
     sift_list \$sift_tls_sni \$slowed zone=slow;
@@ -310,6 +317,16 @@ my $full = () = $hosts[2]->error_log =~ /sift_list_zone "small": sync with sift_
 is $full, 1, 'logged once (the version did not move since)'
     or diag join "\n", grep { /"small"/ } split /\n/, $hosts[2]->error_log;
 ok blocked_on(2, 'b.test'), 'the other lists of that Redis go on syncing';
+
+# AUTH: a list synced through an ACL user; a wrong password fails, logged.
+($status) = api(0, 'POST', '/sift/lists/acl', '{"u.test":"1"}');
+is $status, 201, 'POST u.test on the list synced as the ACL user';
+ok defined until_true($bound_api, sub { (list_on(1, 'acl')->{'u.test'} // '') eq '1' }),
+    'u.test reaches host 1 through Redis (user= password=)';
+($status) = api(0, 'POST', '/sift/lists/noacl', '{"n.test":"1"}');
+ok defined until_true(5 * $slow, sub { $hosts[0]->error_log =~ /sift_list_zone "noacl": sync with sift_redis "badauth" failed \(no connection, AUTH refused/ }),
+    'a wrong password: the sync fails, logged';
+is redis_cli('HEXISTS sift:list:noacl n.test'), '0', 'and nothing reached Redis';
 
 # 7. Redis stopped: writes stay local, then reach the others.
 stop_redis();

@@ -267,7 +267,9 @@ impl PeriodicTask for SyncTask {
             }
             CallOutcome::Closed(_) => "Redis closed the connection".into(),
             CallOutcome::Timeout => "timed out".into(),
-            CallOutcome::Failed => "no connection, or a reply over its size limit".into(),
+            CallOutcome::Failed => {
+                "no connection, AUTH refused, or a reply over its size limit".into()
+            }
         };
         if let Some(outbox) = &outbox {
             with_state(zone, |state| state.push_failed(outbox));

@@ -22,6 +22,8 @@
 # t/041-metrics-live.t (two workers, reloads, a zone resized),
 # t/043-lists.t, t/050-redis-sync.t (the first of its three nginx: Redis
 # calls, the keepalive pool, backoff, garbage and stalled servers),
+# t/051-lists-sync.t (the first of its three nginx, two workers: list
+# syncs from worker tasks, Redis stopped, restarted empty, faults),
 # t/090-faults.t.
 # Files that do not run under valgrind: t/012-release-build.t,
 # t/013-example-configs.t (nginx -t of configurations, and a release
@@ -59,7 +61,7 @@ not_test_nginx=(t/012-release-build.t t/013-example-configs.t t/020-real-clients
 #   t/030-layer-example.t  the layer's example module, not sift
 quick=(t/001-protocol.t t/003-tls.t t/005-access.t t/006-ratelimit.t t/007-ratelimit-shared.t
        t/010-panic-containment.t t/014-session-end.t t/015-signatures.t t/018-auth-request.t
-       t/040-metrics.t t/042-top.t t/043-lists.t t/050-redis-sync.t t/090-faults.t
+       t/040-metrics.t t/042-top.t t/043-lists.t t/050-redis-sync.t t/051-lists-sync.t t/090-faults.t
        t/016-new-detectors.t t/017-udp-quic.t t/041-metrics-live.t)
 
 mode=quick

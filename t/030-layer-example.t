@@ -198,3 +198,47 @@ GET /leave
 [5758595a timeout]
 --- no_error_log
 [alert]
+
+
+
+=== TEST 10: a worker-level task (first_bytes_heartbeat): calls every 50ms with no client, answered by a service in this same worker
+--- stream_config
+    first_bytes_heartbeat 127.0.0.1:$TEST_NGINX_RAND_PORT_1 50ms;
+    server {
+        listen 127.0.0.1:$TEST_NGINX_RAND_PORT_1;
+        return "pong\n";
+    }
+--- stream_server_config
+    return "[$first_bytes_heartbeats]";
+--- config
+location = /beats {
+    content_by_lua_block {
+        ngx.sleep(0.6)
+        ngx.print(sift.talk('x'))
+    }
+}
+--- request
+GET /beats
+--- response_body_like: ^\[([4-9]|\d\d+) 0\]
+--- no_error_log
+[alert]
+
+
+
+=== TEST 11: a task whose peer does not listen: every call fails at once, the worker goes on
+--- stream_config
+    first_bytes_heartbeat 127.0.0.1:$TEST_NGINX_RAND_PORT_1 50ms;
+--- stream_server_config
+    return "[$first_bytes_heartbeats]";
+--- config
+location = /beats {
+    content_by_lua_block {
+        ngx.sleep(0.6)
+        ngx.print(sift.talk('x'))
+    }
+}
+--- request
+GET /beats
+--- response_body_like: ^\[0 ([4-9]|\d\d+)\]
+--- no_error_log
+[alert]

@@ -17,6 +17,10 @@
 //!         access_log /var/log/nginx/first.log first;
 //!         return "$first_bytes $first_bytes_verdict\n";
 //!     }
+//!     # optional: every worker sends "heartbeat PID\n" to a TCP service
+//!     # every 500ms, clients or not (a worker-level task), and counts
+//!     # the answers in $first_bytes_heartbeats ("OK FAILED")
+//!     first_bytes_heartbeat 127.0.0.1:9101 500ms;
 //! }
 //! ```
 //!
@@ -33,7 +37,9 @@ use std::net::SocketAddr;
 
 use ngx_stream::command::{self, CommandTable};
 use ngx_stream::ffi::{ngx_flag_t, ngx_msec_t, NGX_LOG_INFO, NGX_STREAM_VAR_NOCACHEABLE};
+use ngx_stream::log::Log;
 use ngx_stream::module::{merge_msec, MSEC_UNSET};
+use ngx_stream::task::{PeriodicTask, TaskCall};
 use ngx_stream::{
     stream_log, CallOutcome, CallSpec, Conf, Error, MergeSrvConf, Phase, PhaseHandler,
     PhaseOutcome, Result, Session, SessionBytes, StreamModule, TimerAction, VariableSet,
@@ -170,7 +176,65 @@ impl command::Directive for FirstBytesDirective {
     }
 }
 
-static COMMANDS: CommandTable<4> = CommandTable::new([
+/// `first_bytes_heartbeat ADDRESS INTERVAL;` (stream level): a worker
+/// task that calls ADDRESS every INTERVAL.
+struct FirstBytesHeartbeat;
+
+impl command::MainDirective for FirstBytesHeartbeat {
+    type Module = FirstBytes;
+
+    fn set(cf: &Conf<'_>, _conf: &mut ()) -> Result<()> {
+        let value = cf.arg(0).unwrap_or_default();
+        let peer = core::str::from_utf8(value)
+            .ok()
+            .and_then(|text| text.parse::<SocketAddr>().ok())
+            .ok_or_else(|| cf.invalid_value(value))?;
+        let interval = cf.arg(1).unwrap_or_default();
+        let interval = cf
+            .parse_time(interval)
+            .map_err(|_| cf.invalid_value(interval))?;
+        ngx_stream::task::register::<FirstBytes>(cf, interval, Box::new(Heartbeat { peer }))
+    }
+}
+
+thread_local! {
+    /// This worker's heartbeats: answered, and failed.
+    static HEARTBEATS: Cell<(u64, u64)> = const { Cell::new((0, 0)) };
+}
+
+/// Sends `heartbeat PID\n` and waits for one line.
+struct Heartbeat {
+    peer: SocketAddr,
+}
+
+impl PeriodicTask for Heartbeat {
+    fn name(&self) -> &str {
+        "first_bytes heartbeat"
+    }
+
+    fn tick(&mut self, _log: Option<Log<'_>>) -> Option<TaskCall> {
+        let request = format!("heartbeat {}\n", std::process::id()).into_bytes();
+        Some(TaskCall::new(self.peer, request, 1000, 256, |reply| {
+            reply.ends_with(b"\n")
+        }))
+    }
+
+    fn done(&mut self, outcome: CallOutcome<'_>, _log: Option<Log<'_>>) {
+        HEARTBEATS.with(|count| {
+            let (ok, failed) = count.get();
+            count.set(match outcome {
+                CallOutcome::Reply(_) => (ok + 1, failed),
+                _ => (ok, failed + 1),
+            });
+        });
+    }
+}
+
+static COMMANDS: CommandTable<5> = CommandTable::new([
+    command::main_directive::<FirstBytesHeartbeat>(
+        c"first_bytes_heartbeat",
+        command::STREAM | command::TAKE2,
+    ),
     command::directive::<FirstBytesReport>(
         c"first_bytes_report",
         command::STREAM | command::SERVER | command::TAKE1,
@@ -294,7 +358,19 @@ impl VariableSet for Variables {
             get: verdict,
             flags: NGX_STREAM_VAR_NOCACHEABLE,
         },
+        VariableSpec {
+            name: "first_bytes_heartbeats",
+            get: heartbeats,
+            flags: NGX_STREAM_VAR_NOCACHEABLE,
+        },
     ];
+}
+
+/// `$first_bytes_heartbeats`: this worker's answered and failed heartbeats.
+fn heartbeats<'s>(session: &Session<'s>) -> Result<VariableValue<'s>> {
+    let (ok, failed) = HEARTBEATS.with(Cell::get);
+    let text = format!("{ok} {failed}");
+    session.pool_copy(text.as_bytes()).map(VariableValue::Bytes)
 }
 
 /// `$first_bytes_verdict`: the report service's one-line answer, or

@@ -24,7 +24,9 @@
 #  10. a reload: the new workers go on syncing
 #  11. workers with sync tasks (one with a call in flight to the stalled
 #      server) exit on `nginx -s quit`, with no socket left open
-#  12. configuration errors (nginx -t)
+#  12. state= with sync=: the state file serves while Redis is down, a
+#      Redis without the list is seeded from it, a restart pulls from Redis
+#  13. configuration errors (nginx -t)
 #
 # Plain Test::More. Ports from 4600 (TEST_NGINX_PORT moves them).
 use strict;
@@ -399,7 +401,56 @@ for my $h (1, 2) {
     unlike $hosts[$h]->error_log, qr/open socket|\[alert\]/, "host $h: no socket left open, no [alert]";
 }
 
-# 12. Configuration errors.
+# 12. state= with sync=: the state file serves while Redis is down, and a
+# Redis without the list is seeded from it (host 0 stopped first: its own
+# list would seed Redis too).
+$hosts[0]->stop;
+my $solo = SiftNginx->new('listsync-state');
+my %sp = (tls => port(), http => port());
+my $state_dir = "$solo->{dir}/state";
+mkdir $state_dir or die;
+chmod 0777, $state_dir;    # the workers write the state file
+$solo->write_conf(<<"CONF");
+worker_processes 1;
+events { worker_connections 64; }
+stream {
+    sift_redis name=shared server=127.0.0.1:$redis_port timeout=500ms;
+    sift_list_zone zone=deny:1m sync=shared sync_interval=200ms state=$state_dir/deny.list;
+    sift_list \$sift_tls_sni \$blocked zone=deny;
+    server { listen 127.0.0.1:$sp{tls}; sift on; sift_deny \$blocked; return "ok\\n"; }
+}
+http {
+    access_log off;
+    server { listen 127.0.0.1:$sp{http}; location /sift/ { sift_api write=on; } }
+}
+CONF
+stop_redis();
+$solo->start($sp{tls});
+my $solo_api = sub {
+    my ($method, $path, $body) = @_;
+    my $data = defined $body ? "--data-binary '$body'" : '';
+    return `curl -sS --max-time 5 -o /dev/null -w '%{http_code}' -X $method $data 'http://127.0.0.1:$sp{http}$path' 2>&1`;
+};
+is $solo_api->('POST', '/sift/lists/deny', '{"x.test":"1"}'), 201, 'state host: POST x.test with Redis down';
+$solo->stop;
+$solo->start($sp{tls});
+ok !admitted($sp{tls}, 'x.test'), 'restarted with Redis still down: x.test blocked, from the state file';
+start_redis();
+ok defined until_true(5 * $slow, sub { redis_cli('HGET sift:list:deny x.test') eq '1' }),
+    'Redis back without the list: the state host seeds it with x.test';
+like $solo->error_log, qr/sift_list_zone "deny": sift_redis "shared" has no such list yet: this host's entries seed it/,
+    'the seeding is logged';
+$solo->stop;
+redis_cli('HSET sift:list:deny y.test 1');
+redis_cli('INCR sift:list:deny:version');
+$solo->start($sp{tls});
+ok defined until_true(5 * $slow, sub { !admitted($sp{tls}, 'y.test') }),
+    'restarted with Redis up: y.test (written in Redis meanwhile) blocked';
+ok defined until_true(5 * $slow, sub { slurp("$state_dir/deny.list") =~ /y\.test/ }),
+    'and saved to the state file';
+$solo->stop;
+
+# 13. Configuration errors.
 my $bad = SiftNginx->new('listsync-bad');
 for my $case (
     ['sift_list_zone zone=x:1m sync=nope;', qr/unknown sift_redis "nope" in sift_list_zone "x" in .*nginx\.conf:\d+/],

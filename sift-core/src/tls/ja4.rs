@@ -71,11 +71,27 @@ pub fn ja4_prefix(hello: &ClientHello<'_>) -> Ja4Prefix {
 }
 
 fn write_prefix(hello: &ClientHello<'_>, out: &mut FixedWriter<10>) -> fmt::Result {
+    write_prefix_counted(
+        hello,
+        out,
+        ciphers(hello).count(),
+        extension_types(hello).count(),
+    )
+}
+
+/// The `a` section with the (non-GREASE) cipher and extension counts
+/// already known.
+fn write_prefix_counted(
+    hello: &ClientHello<'_>,
+    out: &mut FixedWriter<10>,
+    cipher_count: usize,
+    extension_count: usize,
+) -> fmt::Result {
     out.push_ascii(&[hello.transport().ja4_code()])?;
     out.push_ascii(version_code(hello.highest_version()))?;
     out.push_ascii(if hello.has_server_name() { b"d" } else { b"i" })?;
-    write_count(out, ciphers(hello).count())?;
-    write_count(out, extension_types(hello).count())?;
+    write_count(out, cipher_count)?;
+    write_count(out, extension_count)?;
     out.push_ascii(&alpn_code(hello))
 }
 
@@ -86,34 +102,52 @@ fn write_prefix(hello: &ClientHello<'_>, out: &mut FixedWriter<10>) -> fmt::Resu
 fn hashed(hello: &ClientHello<'_>, order: Order) -> Ja4 {
     // `a` (10) _ `b` (12) _ `c` (12); an empty list hashes to all zeros.
     let mut out = [b'0'; 36];
-    copy_into(&mut out, 0, ja4_prefix(hello).as_bytes());
     copy_into(&mut out, 10, b"_");
     copy_into(&mut out, 23, b"_");
 
-    if ciphers(hello).next().is_some() {
+    // Each list is walked once: into a stack buffer (sorted when `order`
+    // says), counted there for `a`, then hashed from it.
+    let mut suites = [0; MAX_CIPHER_SUITES];
+    let suites = listed(&mut suites, ciphers(hello), order);
+    if !suites.is_empty() {
         let mut digest = HexListDigest::new();
-        match order {
-            Order::Original => ciphers(hello).for_each(|suite| digest.value(suite)),
-            Order::Sorted => sorted_into(&mut [0; MAX_CIPHER_SUITES], ciphers(hello))
-                .iter()
-                .for_each(|&suite| digest.value(suite)),
-        }
+        suites.iter().for_each(|&suite| digest.value(suite));
         copy_into(&mut out, 11, &digest.finish12());
     }
-    if has_listed_extensions(hello, order) {
+    // `a` counts every (non-GREASE) extension; the sorted `c` leaves out
+    // server_name and ALPN.
+    let mut extension_count = 0usize;
+    let mut types = [0; MAX_EXTENSIONS];
+    let types = listed(
+        &mut types,
+        extension_types(hello).filter(|&extension_type| {
+            extension_count = extension_count.saturating_add(1);
+            order == Order::Original
+                || (extension_type != extension::SERVER_NAME && extension_type != extension::ALPN)
+        }),
+        order,
+    );
+    if !types.is_empty() {
         let mut digest = HexListDigest::new();
-        match order {
-            Order::Original => extension_types(hello).for_each(|ext| digest.value(ext)),
-            Order::Sorted => sorted_into(&mut [0; MAX_EXTENSIONS], sorted_extension_types(hello))
-                .iter()
-                .for_each(|&ext| digest.value(ext)),
-        }
-        if signature_algorithms(hello).next().is_some() {
-            digest.next_list();
-            signature_algorithms(hello).for_each(|scheme| digest.value(scheme));
+        types
+            .iter()
+            .for_each(|&extension_type| digest.value(extension_type));
+        if let Some(schemes) = hello.signature_algorithms() {
+            let mut schemes = schemes.filter(|&scheme| !is_grease(scheme)).peekable();
+            if schemes.peek().is_some() {
+                digest.next_list();
+                schemes.for_each(|scheme| digest.value(scheme));
+            }
         }
         copy_into(&mut out, 24, &digest.finish12());
     }
+
+    let mut prefix = FixedWriter::new();
+    let prefix = match write_prefix_counted(hello, &mut prefix, suites.len(), extension_count) {
+        Ok(()) => prefix.finish().unwrap_or(Fingerprint::ZEROS),
+        Err(fmt::Error) => Fingerprint::ZEROS,
+    };
+    copy_into(&mut out, 0, prefix.as_bytes());
     Fingerprint::from_ascii(out)
 }
 
@@ -143,7 +177,7 @@ impl HexListDigest {
     }
 
     /// Makes room for `n` more bytes, hashing the buffer when full.
-    #[inline]
+    #[inline(always)]
     fn reserve(&mut self, n: usize) {
         if self.len.saturating_add(n) > self.buffer.len() {
             if let Some(full) = self.buffer.get(..self.len) {
@@ -251,13 +285,6 @@ fn write_extensions_and_signatures<W: Write + ?Sized>(
     Ok(())
 }
 
-fn has_listed_extensions(hello: &ClientHello<'_>, order: Order) -> bool {
-    match order {
-        Order::Original => extension_types(hello).next().is_some(),
-        Order::Sorted => sorted_extension_types(hello).next().is_some(),
-    }
-}
-
 fn ciphers<'a>(hello: &ClientHello<'a>) -> impl Iterator<Item = u16> + 'a {
     hello.cipher_suites().filter(|&suite| !is_grease(suite))
 }
@@ -332,6 +359,20 @@ fn alpn_code(hello: &ClientHello<'_>) -> [u8; 2] {
     } else {
         [hex_digit(first >> 4), hex_digit(last)]
     }
+}
+
+/// Fills `buffer` from `source`, sorted if `order` says so.
+fn listed(buffer: &mut [u16], source: impl Iterator<Item = u16>, order: Order) -> &[u16] {
+    let mut len = 0;
+    for (slot, value) in buffer.iter_mut().zip(source) {
+        *slot = value;
+        len += 1;
+    }
+    let filled = buffer.get_mut(..len).unwrap_or_default();
+    if order == Order::Sorted {
+        filled.sort_unstable();
+    }
+    filled
 }
 
 /// Fills `buffer` from `source` and sorts what it holds. The buffers are

@@ -203,6 +203,7 @@ http {
     server {
         listen 127.0.0.1:$p{http};
         location /sift/ { sift_api write=on; }
+        location = /metrics { sift_metrics; }
     }
 }
 CONF
@@ -372,6 +373,20 @@ like $hosts[1]->error_log, qr/sift_list_zone "junk": sync with sift_redis "garba
 ok !admitted($junk, 'j.test'), 'the list still blocks j.test';
 is_deeply list_on(1, 'junk'), {'j.test' => '1'}, 'the list is unchanged';
 is alerts(), 0, 'no [alert]';
+
+# The sync's metrics.
+{
+    my (undef, $metrics) = api(1, 'GET', '/metrics');
+    my %m = $metrics =~ /^(sift_list_sync_\w+\{list="\w+"\}) (\S+)$/mg;
+    ok(($m{'sift_list_sync_failures_total{list="junk"}'} // 0) >= 5,
+       "sift_list_sync_failures_total counts the junk list's failed syncs ($m{'sift_list_sync_failures_total{list=\"junk\"}'})")
+        or diag $metrics;
+    is $m{'sift_list_sync_pending{list="junk"}'}, 1, 'sift_list_sync_pending: j.test waits for a Redis that never takes it';
+    is $m{'sift_list_sync_last_success_timestamp_seconds{list="junk"}'}, 0, 'the junk list never synced';
+    is $m{'sift_list_sync_pending{list="deny"}'}, 0, 'nothing pending for the deny list';
+    my $age = time - ($m{'sift_list_sync_last_success_timestamp_seconds{list="deny"}'} // 0);
+    ok $age >= -1 && $age < 2 * $slow, sprintf('the deny list synced %.1f s ago', $age);
+}
 
 # 9. A Redis that never answers: the sync times out (timeout=300ms, so
 # the sync's own floor of 1 s), the list keeps working.

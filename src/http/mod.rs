@@ -137,6 +137,19 @@ impl ContentHandler for MetricsPage {
             })
             .collect();
         core_metrics::render_lists(&list_series, &mut out);
+        let syncs = crate::list::sync::sync_counts(zone);
+        let sync_series: Vec<core_metrics::ListSyncSeries<'_>> = syncs
+            .iter()
+            .map(
+                |(name, failures, pending, last_success_ms)| core_metrics::ListSyncSeries {
+                    name,
+                    failures: *failures,
+                    pending: *pending,
+                    last_success_ms: *last_success_ms,
+                },
+            )
+            .collect();
+        core_metrics::render_list_syncs(&sync_series, &mut out);
         Response {
             status: 200,
             content_type: core_metrics::CONTENT_TYPE,

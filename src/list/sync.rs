@@ -128,6 +128,27 @@ pub fn start(cf: &Conf<'_>) -> Result<()> {
     Ok(())
 }
 
+/// Each synced list's name and sync state, for the `sift_list_sync_*`
+/// metrics: (name, failures, pending changes, last success in Unix ms).
+pub fn sync_counts(registry: &crate::metrics::MetricsZone) -> Vec<(String, u64, u64, u64)> {
+    registry
+        .lists
+        .borrow()
+        .iter()
+        .filter_map(|zone| zone.data())
+        .filter_map(|zone| {
+            with_state(zone, |state| {
+                (
+                    zone.name.clone(),
+                    state.failures(),
+                    state.len() as u64 + u64::from(state.overflowed()),
+                    state.last_success_ms(),
+                )
+            })
+        })
+        .collect()
+}
+
 /// Journals a batch the API applied to `zone` (called under the list's
 /// lock, right after the table took it, so the journal's order is the
 /// table's).
@@ -159,6 +180,7 @@ impl SyncTask {
     fn failed(&self, zone: &ListZone, sync: &ListSync, why: &str, log: Option<Log<'_>>) {
         let report = with_state(zone, |state| {
             state.end_lease();
+            state.count_failure();
             state.should_log(ngx_stream::time::current_msec(), LOG_INTERVAL_MS)
         })
         .flatten();
@@ -287,6 +309,9 @@ impl SyncTask {
         reply: sift_core::redis::list::SyncReply,
         log: Option<Log<'_>>,
     ) {
+        with_state(zone, |state| {
+            state.count_success(ngx_stream::time::wall_msec())
+        });
         if reply.lost {
             // Nothing was applied in Redis; this host's whole list goes next.
             with_state(zone, |state| {

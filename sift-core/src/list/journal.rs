@@ -27,6 +27,8 @@ const USED: usize = 56;
 const OVERFLOW: usize = 64;
 const LOGGED: usize = 72;
 const UNLOGGED: usize = 80;
+const FAILURES: usize = 88;
+const LAST_OK: usize = 96;
 
 const OVERFLOW_REPLACE: u64 = 1;
 const OVERFLOW_MERGE: u64 = 2;
@@ -327,6 +329,27 @@ impl<'a> SyncState<'a> {
         }
     }
 
+    /// A sync failed (for the metrics).
+    pub fn count_failure(&mut self) {
+        let failures = self.get(FAILURES).saturating_add(1);
+        self.set(FAILURES, failures);
+    }
+
+    /// A sync succeeded at `wall_ms` (Unix milliseconds).
+    pub fn count_success(&mut self, wall_ms: u64) {
+        self.set(LAST_OK, wall_ms);
+    }
+
+    /// Failed syncs since the zone was made.
+    pub fn failures(&self) -> u64 {
+        self.get(FAILURES)
+    }
+
+    /// When a sync last succeeded (Unix milliseconds; 0: never).
+    pub fn last_success_ms(&self) -> u64 {
+        self.get(LAST_OK)
+    }
+
     /// Whether a failure should be logged now (at most once per
     /// `interval_ms` across workers), and how many were not since.
     pub fn should_log(&mut self, now_ms: u64, interval_ms: u64) -> Option<u64> {
@@ -566,5 +589,9 @@ mod tests {
         assert_eq!(state.should_log(1500, 1000), None);
         assert_eq!(state.should_log(1600, 1000), None);
         assert_eq!(state.should_log(2000, 1000), Some(2));
+        state.count_failure();
+        state.count_failure();
+        state.count_success(1234);
+        assert_eq!((state.failures(), state.last_success_ms()), (2, 1234));
     }
 }

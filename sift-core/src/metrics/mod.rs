@@ -33,6 +33,7 @@ pub use render::{
     escape_label, render, render_lists, ListSeries, RateSeries, ServerSeries, TopSeries,
     CONTENT_TYPE,
 };
+pub use render::{render_list_syncs, ListSyncSeries};
 
 use core::sync::atomic::{AtomicU64, Ordering};
 

@@ -277,6 +277,67 @@ pub fn render_lists(lists: &[ListSeries<'_>], out: &mut String) {
     }
 }
 
+/// One synced `sift_list_zone` (`sync=`): its name and its sync's state.
+#[derive(Clone, Copy, Debug)]
+pub struct ListSyncSeries<'a> {
+    /// The `list` label.
+    pub name: &'a str,
+    pub failures: u64,
+    /// API changes waiting for Redis.
+    pub pending: u64,
+    /// When a sync last succeeded, Unix milliseconds (0: never).
+    pub last_success_ms: u64,
+}
+
+/// Appends the `sift_list_sync_*` families, when any list is synced.
+pub fn render_list_syncs(lists: &[ListSyncSeries<'_>], out: &mut String) {
+    if lists.is_empty() {
+        return;
+    }
+    family(
+        out,
+        "sift_list_sync_failures_total",
+        "counter",
+        "Syncs of a sift_list_zone with Redis that failed (no answer, an error, garbage, a list too big for the zone).",
+    );
+    for list in lists {
+        sample(
+            out,
+            "sift_list_sync_failures_total",
+            &[("list", list.name)],
+            list.failures,
+        );
+    }
+    family(
+        out,
+        "sift_list_sync_pending",
+        "gauge",
+        "Changes made through this host's API that Redis has not acknowledged yet.",
+    );
+    for list in lists {
+        sample(
+            out,
+            "sift_list_sync_pending",
+            &[("list", list.name)],
+            list.pending,
+        );
+    }
+    family(
+        out,
+        "sift_list_sync_last_success_timestamp_seconds",
+        "gauge",
+        "When a sync of the list with Redis last succeeded (Unix time; 0: never).",
+    );
+    for list in lists {
+        sample(
+            out,
+            "sift_list_sync_last_success_timestamp_seconds",
+            &[("list", list.name)],
+            seconds(list.last_success_ms),
+        );
+    }
+}
+
 #[cfg(test)]
 pub(super) fn seconds_for_test(ms: u64) -> String {
     seconds(ms)

@@ -203,3 +203,37 @@ fn list_entries_are_gauges_by_list() {
         "{out}"
     );
 }
+
+#[test]
+fn list_sync_families_only_with_synced_lists() {
+    let mut out = String::new();
+    render_list_syncs(&[], &mut out);
+    assert!(out.is_empty());
+    render_list_syncs(
+        &[ListSyncSeries {
+            name: "deny",
+            failures: 3,
+            pending: 2,
+            last_success_ms: 1_764_669_012_345,
+        }],
+        &mut out,
+    );
+    assert!(
+        out.contains("# TYPE sift_list_sync_failures_total counter\n"),
+        "{out}"
+    );
+    assert!(
+        out.contains("sift_list_sync_failures_total{list=\"deny\"} 3\n"),
+        "{out}"
+    );
+    assert!(
+        out.contains("sift_list_sync_pending{list=\"deny\"} 2\n"),
+        "{out}"
+    );
+    assert!(
+        out.contains(
+            "sift_list_sync_last_success_timestamp_seconds{list=\"deny\"} 1764669012.345\n"
+        ),
+        "{out}"
+    );
+}

@@ -120,7 +120,7 @@ GET /metrics
 # TYPE sift_rate_zone_capacity gauge
 # HELP sift_top_count Estimated sessions of the heaviest keys of a sift_top zone (space-saving: never below the true count).
 # TYPE sift_top_count gauge
-# HELP sift_list_entries Entries held by a sift_list_zone (expired ones not yet purged included).
+# HELP sift_list_entries Entries in force in a sift_list_zone (expired ones excluded).
 # TYPE sift_list_entries gauge
 
 

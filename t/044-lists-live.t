@@ -62,6 +62,7 @@ http {
     server {
         listen 127.0.0.1:$port{http} reuseport;
         location /sift/ { sift_api write=on; }
+        location = /metrics { sift_metrics; }
     }
 }
 CONF
@@ -211,12 +212,19 @@ unlike(slurp($file), qr/\Q$ja4\E/, 'the state file no longer has it');
 is($status, 201, 'POST the JA4 to the list with timeout=2s');
 my $posted = time;
 ($answered, $refused) = connections($chrome, 6);
-is($refused, 6, 'refused while the entry lives') if time - $posted < 1.8;
+my (undef, $metrics) = api('GET', '/metrics');
+if (time - $posted < 1.8) {
+    is($refused, 6, 'refused while the entry lives');
+    like($metrics, qr/^sift_list_entries\{list="ja4_ttl"\} 1$/m, 'sift_list_entries counts it');
+}
 sleep 2.3 - (time - $posted);
 ($answered, $refused, $pids) = connections($chrome, 24);
 is($answered, 24, 'after 2 s the entry has expired: answered again');
 is(scalar(keys %$pids), 2, 'by both workers');
 is_deeply(list('ja4_ttl'), {}, 'GET no longer shows the expired entry');
+(undef, $metrics) = api('GET', '/metrics');
+like($metrics, qr/^sift_list_entries\{list="ja4_ttl"\} 0$/m,
+     'sift_list_entries no longer counts it, with no write since');
 
 # --- concurrent writes from both workers --------------------------------------------------
 

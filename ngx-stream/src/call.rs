@@ -274,7 +274,12 @@ impl<'s> Session<'s> {
                 return Err(Error::from("a call is already made for this session"));
             }
         }
-        if options.backoff.is_some() && backoff::in_backoff(spec.peer) {
+        // Checked with the call's own key: that is the key a failure of
+        // this kind of call is recorded under (peer_failed).
+        if options
+            .backoff
+            .is_some_and(|backoff| backoff::in_backoff_for(spec.peer, backoff.key))
+        {
             return Err(Error::Invalid(format!("calls to {} back off", spec.peer)));
         }
         let c = self.connection_raw();

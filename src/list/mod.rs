@@ -13,13 +13,14 @@ pub use directives::check_uses;
 pub use directives::{SiftList, SiftListZone};
 pub use zone::{ListZone, ListZoneKind, WriteError};
 
-/// Each list's name and entry count, for `sift_list_entries`.
+/// Each list's name and entries in force, for `sift_list_entries`.
 pub fn entry_counts(registry: &crate::metrics::MetricsZone) -> Vec<(String, u64)> {
+    let now_ms = ngx_stream::time::wall_msec();
     registry
         .lists
         .borrow()
         .iter()
         .filter_map(|zone| zone.data())
-        .map(|zone| (zone.name.clone(), zone.len().unwrap_or(0) as u64))
+        .map(|zone| (zone.name.clone(), zone.live_len(now_ms).unwrap_or(0) as u64))
         .collect()
 }

@@ -65,9 +65,10 @@ impl ListZone {
         self.with_table(|_, table| table.entries(now_ms))
     }
 
-    /// Entries held now (expired ones not yet purged included).
-    pub fn len(&self) -> Option<usize> {
-        self.with_table(|_, table| table.len())
+    /// Entries in force now (expired ones excluded, even before a write
+    /// reclaims them): a walk of the zone under its lock, for the metrics.
+    pub fn live_len(&self, now_ms: u64) -> Option<usize> {
+        self.with_table(|_, table| table.live_len(now_ms))
     }
 
     /// The deadline of an entry written now.

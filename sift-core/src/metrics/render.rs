@@ -265,7 +265,7 @@ pub fn render_lists(lists: &[ListSeries<'_>], out: &mut String) {
         out,
         "sift_list_entries",
         "gauge",
-        "Entries held by a sift_list_zone (expired ones not yet purged included).",
+        "Entries in force in a sift_list_zone (expired ones excluded).",
     );
     for list in lists {
         sample(

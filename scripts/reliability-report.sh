@@ -48,6 +48,10 @@ if s:
                     n(t["ssl_preread"]["connections"]), t["ssl_preread"]["failed"], n(u["sift"]["sessions"]),
                     n(u["sift"]["multi_datagram"]), u["sift"]["failed"], u.get("sift_failed_at_reload", "?"), n(u["control"]["sessions"]), u["control"]["failed"],
                     s["alert_crit_emerg"], s.get("known_udp_reload_alerts", 0), s["worker_signals"], s["rate_zone_created"]))
+    a = s.get("auth")
+    if a:
+        lines[-1] = lines[-1][:-2] + ("; sift_auth_request to an http service in the same nginx: %s sessions allowed, %s denied, **%s failed or wrongly decided** |"
+                                      % (n(a["allowed"]), n(a["denied"]), a["wrong_count"] + a["clients"]["allowed"]["failed"] + a["clients"]["denied"]["failed"]))
 c, d = load("slow-clients")
 if c and "bytes_per_idle_sift" in c:
     nc = c.get("normal_client", {})

@@ -46,10 +46,6 @@ impl ngx_stream::http::ContentHandler for EchoBody {
         body.extend_from_slice(b" ");
         body.extend_from_slice(request.body());
         body.push(b'\n');
-        ngx_stream::http::Response {
-            status: 200,
-            content_type: "text/plain",
-            body,
-        }
+        ngx_stream::http::Response::new(200, "text/plain", body)
     }
 }

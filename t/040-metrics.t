@@ -9,7 +9,7 @@ SiftTest::setup();
 our $HelloLua = SiftTest::lua_bytes(SiftTest::hello('curveball'));
 
 repeat_each(1);
-plan tests => repeat_each() * (blocks() * 2) + 3;  # TESTs 1 and 2 also check the log, TEST 10 the headers
+plan tests => repeat_each() * (blocks() * 2) + 4;  # TESTs 1 and 2 also check the log, TESTs 4 and 10 the headers
 no_long_string();
 run_tests();
 
@@ -133,6 +133,8 @@ GET /metrics
 --- request
 DELETE /metrics
 --- error_code: 405
+--- response_headers
+Allow: GET, HEAD
 --- response_body
 405 method not allowed: use GET
 

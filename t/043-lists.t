@@ -231,6 +231,13 @@ api_error('PUT', '/sift/lists/ja4', '{"a":"b"}', 405, 'MethodNotSupported', 'PUT
 api_error('POST', '/sift/', '{}', 405, 'MethodNotSupported', 'POST /sift/');
 api_error('DELETE', '/sift/top/clients', undef, 405, 'MethodNotSupported', 'DELETE a sift_top zone');
 api_error('PATCH', '/sift/lists/ja4/a', '{}', 405, 'MethodNotSupported', 'PATCH one key');
+# A 405 names what the path takes in its Allow header line (RFC 9110).
+for my $case (['PUT', '/sift/lists/ja4', 'GET, HEAD, POST, PATCH, DELETE'], ['POST', '/sift/', 'GET, HEAD'],
+              ['PATCH', '/sift/lists/ja4/a', 'GET, HEAD, DELETE'], ['POST', '/ro/lists/ja4', 'GET, HEAD']) {
+    my ($method, $path, $allow) = @$case;
+    api($method, $path, '{}');
+    like(slurp("$dir/headers"), qr/^Allow: \Q$allow\E\r?$/mi, "$method $path: Allow: $allow");
+}
 
 # --- without write=on -------------------------------------------------------------
 

@@ -239,11 +239,11 @@ pub trait ContentHandler: 'static {
     /// The answer to a body over `limit`: [`ContentHandler::MAX_BODY`] or
     /// the location's `client_body_buffer_size`, whichever is smaller.
     fn too_large(limit: usize) -> Response {
-        Response {
-            status: 413,
-            content_type: "text/plain",
-            body: format!("413 request body over {limit} bytes\n").into_bytes(),
-        }
+        Response::new(
+            413,
+            "text/plain",
+            format!("413 request body over {limit} bytes\n").into_bytes(),
+        )
     }
 }
 
@@ -256,6 +256,26 @@ pub struct Response {
     pub content_type: &'static str,
     /// The body, sent whole with its `Content-Length`.
     pub body: Vec<u8>,
+    /// More header lines (`Allow` with a 405, ...), as given.
+    pub headers: Vec<(&'static str, String)>,
+}
+
+impl Response {
+    /// A response with no header lines beyond nginx's own.
+    pub fn new(status: u16, content_type: &'static str, body: Vec<u8>) -> Self {
+        Response {
+            status,
+            content_type,
+            body,
+            headers: Vec::new(),
+        }
+    }
+
+    /// Adds a header line.
+    pub fn with_header(mut self, name: &'static str, value: impl Into<String>) -> Self {
+        self.headers.push((name, value.into()));
+        self
+    }
 }
 
 impl Conf<'_> {
@@ -509,6 +529,44 @@ unsafe fn body_bytes(r: *mut ngx_http_request_t, max: usize) -> Option<Vec<u8>> 
     Some(body)
 }
 
+/// Adds `name: value` to the response's header lines; the value is
+/// copied into the request's pool (the header is written later).
+///
+/// # Safety
+/// `r` is a live request whose header has not been sent.
+unsafe fn add_header(r: *mut ngx_http_request_t, name: &'static str, value: &[u8]) -> Option<()> {
+    // SAFETY: the request's pool is live.
+    let copy = unsafe { nginx_sys::ngx_pnalloc((*r).pool, value.len()) } as *mut u8;
+    if copy.is_null() && !value.is_empty() {
+        return None;
+    }
+    // SAFETY: the request is live; its headers_out.headers list was made
+    // by nginx for this request.
+    let elt = unsafe { nginx_sys::ngx_list_push(&mut (*r).headers_out.headers) }
+        as *mut nginx_sys::ngx_table_elt_t;
+    if elt.is_null() {
+        return None;
+    }
+    // A fresh element is uninitialised: zeroed first, every field nginx
+    // reads (lowcase_key, and `next` on nginx >= 1.23) is null; hash 1
+    // marks it live. The copy has room for value.len() bytes.
+    // SAFETY: for the reasons just above.
+    unsafe {
+        ptr::write(elt, mem::zeroed());
+        ptr::copy_nonoverlapping(value.as_ptr(), copy, value.len());
+        (*elt).hash = 1;
+        (*elt).key = ngx_str_t {
+            len: name.len(),
+            data: name.as_ptr() as *mut u8,
+        };
+        (*elt).value = ngx_str_t {
+            len: value.len(),
+            data: copy,
+        };
+    }
+    Some(())
+}
+
 /// Sends `response` whole: status, headers, body.
 ///
 /// # Safety
@@ -526,6 +584,12 @@ unsafe fn send(r: *mut ngx_http_request_t, response: &Response) -> ngx_int_t {
         };
         out.content_type_lowcase = ptr::null_mut();
         out.content_length_n = len as nginx_sys::off_t;
+    }
+    for (name, value) in &response.headers {
+        // SAFETY: the request is live and its header not sent.
+        if unsafe { add_header(r, name, value.as_bytes()) }.is_none() {
+            return NGX_ERROR as ngx_int_t;
+        }
     }
     // SAFETY: the request is live, its header filled.
     let rc = unsafe { nginx_sys::ngx_http_send_header(r) };

@@ -69,19 +69,11 @@ impl LocationDirective for SiftApi {
 pub struct ApiHandler;
 
 fn json(status: u16, body: String) -> Response {
-    Response {
-        status,
-        content_type: JSON,
-        body: body.into_bytes(),
-    }
+    Response::new(status, JSON, body.into_bytes())
 }
 
 fn empty(status: u16) -> Response {
-    Response {
-        status,
-        content_type: JSON,
-        body: Vec::new(),
-    }
+    Response::new(status, JSON, Vec::new())
 }
 
 fn error(status: u16, code: &str, text: &str) -> Response {
@@ -114,7 +106,9 @@ fn method(request: &Request<'_>) -> Method {
     }
 }
 
-fn not_allowed(request: &Request<'_>, allowed: &str) -> Response {
+/// 405 with the `Allow` line HTTP asks for; `allowed` is that line's
+/// value (`GET, HEAD`).
+fn not_allowed(request: &Request<'_>, allowed: &'static str) -> Response {
     error(
         405,
         "MethodNotSupported",
@@ -123,6 +117,7 @@ fn not_allowed(request: &Request<'_>, allowed: &str) -> Response {
             lossy(request.method())
         ),
     )
+    .with_header("Allow", allowed)
 }
 
 fn write_disabled(request: &Request<'_>) -> Response {
@@ -134,6 +129,7 @@ fn write_disabled(request: &Request<'_>) -> Response {
             lossy(request.method())
         ),
     )
+    .with_header("Allow", "GET, HEAD")
 }
 
 impl ContentHandler for ApiHandler {
@@ -165,7 +161,7 @@ impl ContentHandler for ApiHandler {
             Route::Index | Route::Lists | Route::Tops
                 if !matches!(method(request), Method::Read) =>
             {
-                not_allowed(request, "GET or HEAD")
+                not_allowed(request, "GET, HEAD")
             }
             Route::Index => json(
                 200,
@@ -245,7 +241,7 @@ fn top(request: &Request<'_>, registry: &MetricsZone, name: &[u8]) -> Response {
         );
     };
     if !matches!(method(request), Method::Read) {
-        return not_allowed(request, "GET or HEAD");
+        return not_allowed(request, "GET, HEAD");
     }
     let keys: Vec<(String, u64)> = zone
         .heaviest()
@@ -349,7 +345,7 @@ fn list(request: &Request<'_>, conf: &ApiConf, zone: &ListZone) -> Response {
                 Err(e) => write_failed(zone, e),
             }
         }
-        Method::Other => not_allowed(request, "GET, HEAD, POST, PATCH or DELETE"),
+        Method::Other => not_allowed(request, "GET, HEAD, POST, PATCH, DELETE"),
     }
 }
 
@@ -358,7 +354,7 @@ fn entry(request: &Request<'_>, conf: &ApiConf, zone: &ListZone, key: &[u8]) -> 
     let method = method(request);
     match method {
         Method::Read | Method::Delete => {}
-        _ => return not_allowed(request, "GET, HEAD or DELETE"),
+        _ => return not_allowed(request, "GET, HEAD, DELETE"),
     }
     if matches!(method, Method::Delete) && !conf.write {
         return write_disabled(request);

@@ -56,11 +56,7 @@ impl LocationDirective for SiftMetrics {
 pub struct MetricsPage;
 
 fn plain(status: u16, text: &str) -> Response {
-    Response {
-        status,
-        content_type: "text/plain",
-        body: text.as_bytes().to_vec(),
-    }
+    Response::new(status, "text/plain", text.as_bytes().to_vec())
 }
 
 impl ContentHandler for MetricsPage {
@@ -69,7 +65,8 @@ impl ContentHandler for MetricsPage {
 
     fn handle(request: &Request<'_>) -> Response {
         if !matches!(request.method(), b"GET" | b"HEAD") {
-            return plain(405, "405 method not allowed: use GET\n");
+            return plain(405, "405 method not allowed: use GET\n")
+                .with_header("Allow", "GET, HEAD");
         }
         let Some(zone) = request
             .loc_conf::<SiftHttp>()
@@ -150,11 +147,7 @@ impl ContentHandler for MetricsPage {
             )
             .collect();
         core_metrics::render_list_syncs(&sync_series, &mut out);
-        Response {
-            status: 200,
-            content_type: core_metrics::CONTENT_TYPE,
-            body: out.into_bytes(),
-        }
+        Response::new(200, core_metrics::CONTENT_TYPE, out.into_bytes())
     }
 }
 

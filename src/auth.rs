@@ -9,10 +9,12 @@ use std::net::SocketAddr;
 
 use ngx_stream::ffi::{ngx_msec_t, NGX_LOG_ERR};
 use ngx_stream::{
-    stream_log, CallOutcome, CallSpec, ComplexValue, PhaseOutcome, Session, TimerAction,
-    VariableIndex,
+    stream_log, CallOptions, CallOutcome, CallSpec, ComplexValue, Keepalive, PhaseOutcome, Session,
+    TimerAction, VariableIndex,
 };
-use sift_core::auth::{parse_reply, write_request, Decision, Reply, MAX_REPLY};
+use sift_core::auth::{
+    parse_reply, reply_complete, reply_reusable, write_request, Decision, Reply, MAX_REPLY,
+};
 
 use crate::conf::SiftSrvConf;
 use crate::module::{Sift, SiftCtx};
@@ -62,6 +64,18 @@ thread_local! {
 /// How often a failing service is logged (per worker).
 const LOG_INTERVAL_MS: u64 = 10_000;
 
+/// `sift_auth_request_keepalive` default: idle connections per service
+/// and worker.
+pub const DEFAULT_KEEPALIVE: usize = 8;
+/// The most `sift_auth_request_keepalive` accepts.
+pub const MAX_KEEPALIVE: usize = 1024;
+/// How long a kept connection may stay idle (below nginx's own 75 s
+/// `keepalive_timeout`, so the service rarely closes one under us).
+const KEEPALIVE_IDLE_MS: ngx_msec_t = 60_000;
+/// Tells the authorization calls' kept connections from other calls' to
+/// the same address (a Redis on that port would not speak HTTP).
+const KEEPALIVE_KEY: u64 = u64::from_le_bytes(*b"siftauth");
+
 /// The authorization step for a session whose rules and limits passed.
 pub fn step(session: &Session<'_>, conf: &SiftSrvConf, ctx: &SiftCtx) -> Step {
     let Some(service) = conf.auth.as_ref() else {
@@ -101,15 +115,31 @@ pub fn step(session: &Session<'_>, conf: &SiftSrvConf, ctx: &SiftCtx) -> Step {
                 )
             }))
             .collect();
-        write_request(&mut request, &service.host, &service.path, &values);
+        let keep = conf.auth_keepalive();
+        write_request(
+            &mut request,
+            &service.host,
+            &service.path,
+            &values,
+            keep > 0,
+        );
         let spec = CallSpec {
             peer: service.peer,
             request: &request,
             timeout: conf.auth_timeout,
             max_reply: MAX_REPLY,
-            complete: |reply| parse_reply(reply) != Reply::Incomplete,
+            complete: reply_complete,
         };
-        session.call::<Sift>(spec).ok()
+        let options = CallOptions {
+            keepalive: (keep > 0).then_some(Keepalive {
+                key: KEEPALIVE_KEY,
+                max_idle: keep,
+                idle_timeout: KEEPALIVE_IDLE_MS,
+                reusable: reply_reusable,
+            }),
+            ..CallOptions::default()
+        };
+        session.call_with::<Sift>(spec, options).ok()
     });
     match started {
         Some(outcome) => Step::Wait(outcome),

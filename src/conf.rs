@@ -47,6 +47,8 @@ pub struct SiftSrvConf {
     pub auth_timeout: ngx_msec_t,
     /// `sift_auth_request_fail open | closed;` (None: inherit, then closed)
     pub auth_fail_open: Option<bool>,
+    /// `sift_auth_request_keepalive N;` (None: inherit, then the default)
+    pub auth_keepalive: Option<usize>,
     /// The server's own content handler, when rules or limits run first.
     pub content_handler: SavedContentHandler,
     /// `sift_test_panic on;` makes the preread handler panic (test builds only).
@@ -72,6 +74,7 @@ impl Default for SiftSrvConf {
             auth_cache: None,
             auth_timeout: MSEC_UNSET,
             auth_fail_open: None,
+            auth_keepalive: None,
             content_handler: SavedContentHandler::default(),
             #[cfg(feature = "test-hooks")]
             test_panic: FLAG_UNSET,
@@ -93,6 +96,12 @@ impl SiftSrvConf {
     /// The access rules, in order (empty without any).
     pub fn rules(&self) -> &[AccessRule] {
         self.rules.as_deref().unwrap_or_default()
+    }
+
+    /// Idle connections kept per authorization service and worker.
+    pub fn auth_keepalive(&self) -> usize {
+        self.auth_keepalive
+            .unwrap_or(crate::auth::DEFAULT_KEEPALIVE)
     }
 
     /// The extra headers of authorization requests.
@@ -149,6 +158,7 @@ impl MergeSrvConf for SiftSrvConf {
             crate::auth::DEFAULT_TIMEOUT_MS,
         );
         self.auth_fail_open = self.auth_fail_open.or(prev.auth_fail_open).or(Some(false));
+        self.auth_keepalive = self.auth_keepalive.or(prev.auth_keepalive);
         for limit in self.rates() {
             limit.check_declared()?;
         }

@@ -384,6 +384,39 @@ impl Directive for SiftAuthRequestFail {
     }
 }
 
+/// `sift_auth_request_keepalive NUMBER;` (stream, server): idle
+/// connections to the authorization service kept per worker (0: none).
+pub struct SiftAuthRequestKeepalive;
+
+impl Directive for SiftAuthRequestKeepalive {
+    type Module = Sift;
+
+    fn set(cf: &Conf<'_>, conf: &mut SiftSrvConf) -> Result<()> {
+        if conf.auth_keepalive.is_some() {
+            return Err(Error::from(
+                "\"sift_auth_request_keepalive\" directive is duplicate",
+            ));
+        }
+        let arg = cf.arg(0).unwrap_or_default();
+        let number = core::str::from_utf8(arg)
+            .ok()
+            .filter(|text| !text.is_empty() && text.bytes().all(|byte| byte.is_ascii_digit()))
+            .and_then(|text| text.parse::<usize>().ok())
+            .filter(|number| *number <= crate::auth::MAX_KEEPALIVE);
+        match number {
+            Some(number) => {
+                conf.auth_keepalive = Some(number);
+                Ok(())
+            }
+            None => Err(Error::Invalid(format!(
+                "{}, it must be a number of connections from 0 to {}",
+                cf.invalid_value(arg),
+                crate::auth::MAX_KEEPALIVE
+            ))),
+        }
+    }
+}
+
 /// `sift_auth_request_cache key=EXPRESSION valid=TIME [zone=NAME:SIZE];`
 /// (stream, server)
 pub struct SiftAuthRequestCache;

@@ -13,7 +13,8 @@ use crate::access::AccessOutcome;
 use crate::conf::SiftSrvConf;
 use crate::directives::{
     SiftAllow, SiftAuthRequest, SiftAuthRequestCache, SiftAuthRequestFail,
-    SiftAuthRequestSetHeader, SiftDeny, SiftRate, SiftRateLogLevel, SiftRateZone, SiftSignature,
+    SiftAuthRequestKeepalive, SiftAuthRequestSetHeader, SiftDeny, SiftRate, SiftRateLogLevel,
+    SiftRateZone, SiftSignature,
 };
 use crate::enforce::{Enforce, RateStatus};
 use crate::preread::{self, Preread};
@@ -114,9 +115,9 @@ pub struct SiftCtx {
 const SRV: ngx_stream::ffi::ngx_uint_t = command::STREAM | command::SERVER;
 
 #[cfg(not(feature = "test-hooks"))]
-const COMMAND_COUNT: usize = 22;
-#[cfg(feature = "test-hooks")]
 const COMMAND_COUNT: usize = 23;
+#[cfg(feature = "test-hooks")]
+const COMMAND_COUNT: usize = 24;
 
 static COMMANDS: CommandTable<COMMAND_COUNT> = CommandTable::new([
     // sift on | off;  (default off)
@@ -160,6 +161,10 @@ static COMMANDS: CommandTable<COMMAND_COUNT> = CommandTable::new([
         offset_of!(SiftSrvConf, auth_timeout),
     ),
     command::directive::<SiftAuthRequestFail>(c"sift_auth_request_fail", SRV | command::TAKE1),
+    command::directive::<SiftAuthRequestKeepalive>(
+        c"sift_auth_request_keepalive",
+        SRV | command::TAKE1,
+    ),
     command::directive::<SiftAuthRequestCache>(c"sift_auth_request_cache", SRV | command::TAKE123),
     command::directive::<crate::top::SiftTop>(c"sift_top", SRV | command::TAKE123),
     // sift_list_zone zone=NAME:SIZE [type=string|ip] [timeout=TIME] [state=FILE] [sync=REDIS [sync_interval=TIME]];

@@ -9,7 +9,7 @@ use SiftTest;
 SiftTest::setup();
 
 repeat_each(1);
-plan tests => repeat_each() * (blocks() * 3) - 2;  # two must_die blocks
+plan tests => repeat_each() * (blocks() * 3) - 2;  # three must_die blocks (one fewer each), TEST 11 checks the log twice
 no_long_string();
 run_tests();
 
@@ -201,3 +201,129 @@ closed
 --- grep_error_log_out
 auth-call protocol=http
 auth-call protocol=ssh
+
+
+
+=== TEST 9: connections to the service are kept: four sessions, four calls, one connection
+--- http_config
+    log_format auth 'auth-call conn-request=$connection_requests';
+    server {
+        listen 127.0.0.1:$TEST_NGINX_RAND_PORT_1;
+        access_log logs/error.log auth;
+        location / {
+            if ($http_x_sift_protocol = "ssh") { return 403 "no ssh\n"; }
+            return 204;
+        }
+    }
+--- stream_server_config
+    sift on;
+    sift_auth_request http://127.0.0.1:$TEST_NGINX_RAND_PORT_1/;
+    return "[$sift_auth $sift_auth_status]";
+--- config
+location = /repeat {
+    content_by_lua_block {
+        ngx.say(sift.talk('GET / HTTP/1.1\r\nHost: x\r\n\r\n'))
+        ngx.say(sift.talk('SSH-2.0-OpenSSH_9.2\r\n'))
+        ngx.say(sift.talk('GET / HTTP/1.1\r\nHost: x\r\n\r\n'))
+        ngx.say(sift.talk('GET / HTTP/1.1\r\nHost: x\r\n\r\n'))
+    }
+}
+--- request
+GET /repeat
+--- response_body
+[allowed 204]
+closed
+[allowed 204]
+[allowed 204]
+--- grep_error_log eval: qr/auth-call conn-request=\d+/
+--- grep_error_log_out
+auth-call conn-request=1
+auth-call conn-request=2
+auth-call conn-request=3
+auth-call conn-request=4
+
+
+
+=== TEST 10: sift_auth_request_keepalive 0: a connection per call, closed by the request
+--- http_config
+    log_format auth 'auth-call conn-request=$connection_requests close=$http_connection';
+    server {
+        listen 127.0.0.1:$TEST_NGINX_RAND_PORT_1;
+        access_log logs/error.log auth;
+        location / { return 204; }
+    }
+--- stream_server_config
+    sift on;
+    sift_auth_request http://127.0.0.1:$TEST_NGINX_RAND_PORT_1/;
+    sift_auth_request_keepalive 0;
+    return "[$sift_auth $sift_auth_status]";
+--- config
+location = /repeat {
+    content_by_lua_block {
+        for i = 1, 3 do
+            ngx.say(sift.talk('GET / HTTP/1.1\r\nHost: x\r\n\r\n'))
+        end
+    }
+}
+--- request
+GET /repeat
+--- response_body
+[allowed 204]
+[allowed 204]
+[allowed 204]
+--- grep_error_log eval: qr/auth-call conn-request=\d+ close=\w+/
+--- grep_error_log_out
+auth-call conn-request=1 close=close
+auth-call conn-request=1 close=close
+auth-call conn-request=1 close=close
+
+
+
+=== TEST 11: an answer that closes, or whose body has no length, is not kept
+--- http_config
+    log_format auth 'auth-call conn-request=$connection_requests';
+    server {
+        listen 127.0.0.1:$TEST_NGINX_RAND_PORT_1;
+        access_log logs/error.log auth;
+        location / {
+            # keepalive_requests 1: nginx answers with Connection: close.
+            keepalive_requests 1;
+            return 204;
+        }
+    }
+--- stream_server_config
+    sift on;
+    sift_auth_request http://127.0.0.1:$TEST_NGINX_RAND_PORT_1/;
+    return "[$sift_auth $sift_auth_status]";
+--- config
+location = /repeat {
+    content_by_lua_block {
+        for i = 1, 3 do
+            ngx.say(sift.talk('GET / HTTP/1.1\r\nHost: x\r\n\r\n'))
+        end
+    }
+}
+--- request
+GET /repeat
+--- response_body
+[allowed 204]
+[allowed 204]
+[allowed 204]
+--- grep_error_log eval: qr/auth-call conn-request=\d+/
+--- grep_error_log_out
+auth-call conn-request=1
+auth-call conn-request=1
+auth-call conn-request=1
+--- no_error_log
+[alert]
+
+
+
+=== TEST 12: sift_auth_request_keepalive takes a number of connections
+--- stream_server_config
+    sift on;
+    sift_auth_request_keepalive 2000;
+    return x;
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*invalid value "2000" in "sift_auth_request_keepalive" directive, it must be a number of connections from 0 to 1024 in .*nginx\.conf:\d+/

@@ -2,20 +2,31 @@
 //! sends to an authorization service with a session's facts, and what the
 //! service's answer decides.
 //!
-//! The request is `GET PATH HTTP/1.1` with `Host`, one header per fact
-//! and `Connection: close`. Header values come from the client (its SNI,
-//! ALPN, ...): every byte outside visible ASCII and space is
-//! percent-encoded (and `%` itself), so a client can neither end a header
-//! early nor inject one. The answer is read up to the end of its headers
-//! (a body is never needed) with `httparse`.
+//! The request is `GET PATH HTTP/1.1` with `Host` and one header per fact
+//! (and `Connection: close` when connections are not kept). Header values
+//! come from the client (its SNI, ALPN, ...): every byte outside visible
+//! ASCII and space is percent-encoded (and `%` itself), so a client can
+//! neither end a header early nor inject one. The answer is parsed with
+//! `httparse`; only its status decides. A connection is kept for the next
+//! request only after an answer whose end is known from its headers (a
+//! `Content-Length` body read whole, or none: 1xx, 204, 304), over
+//! HTTP/1.1, without `Connection: close`, and with nothing after it.
 
 use core::fmt::Write as _;
 
 /// The most header bytes read from the service.
 pub const MAX_REPLY: usize = 8 * 1024;
 
-/// Writes the request for `path` on `host` with `headers` into `out`.
-pub fn write_request(out: &mut Vec<u8>, host: &str, path: &str, headers: &[(&str, &[u8])]) {
+/// Writes the request for `path` on `host` with `headers` into `out`;
+/// `keep` leaves the connection open after the answer (HTTP/1.1's
+/// default), else the request says `Connection: close`.
+pub fn write_request(
+    out: &mut Vec<u8>,
+    host: &str,
+    path: &str,
+    headers: &[(&str, &[u8])],
+    keep: bool,
+) {
     out.clear();
     out.extend_from_slice(b"GET ");
     out.extend_from_slice(path.as_bytes());
@@ -28,7 +39,10 @@ pub fn write_request(out: &mut Vec<u8>, host: &str, path: &str, headers: &[(&str
         push_value(out, value);
         out.extend_from_slice(b"\r\n");
     }
-    out.extend_from_slice(b"Connection: close\r\n\r\n");
+    if !keep {
+        out.extend_from_slice(b"Connection: close\r\n");
+    }
+    out.extend_from_slice(b"\r\n");
 }
 
 /// A header value, with anything but visible ASCII and space (and `%`)
@@ -65,6 +79,88 @@ pub fn parse_reply(bytes: &[u8]) -> Reply {
         Ok(httparse::Status::Partial) if bytes.len() < MAX_REPLY => Reply::Incomplete,
         _ => Reply::Invalid,
     }
+}
+
+/// How an answer whose headers are whole ends.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Framing {
+    /// Bytes of the status line and headers.
+    header_len: usize,
+    /// The body's length when the headers tell it (and it fits the cap).
+    body_len: Option<usize>,
+    /// HTTP/1.1 without `Connection: close`.
+    persistent: bool,
+}
+
+fn framing(bytes: &[u8]) -> Option<Framing> {
+    let mut headers = [httparse::EMPTY_HEADER; 32];
+    let mut response = httparse::Response::new(&mut headers);
+    let Ok(httparse::Status::Complete(header_len)) = response.parse(bytes) else {
+        return None;
+    };
+    let code = response.code?;
+    let mut body_len = if matches!(code, 100..=199 | 204 | 304) {
+        Some(0)
+    } else {
+        None
+    };
+    let mut persistent = response.version == Some(1);
+    for header in response.headers.iter() {
+        if header.name.eq_ignore_ascii_case("transfer-encoding") {
+            // Chunked (or anything else): read to the headers only, and
+            // never keep the connection.
+            body_len = None;
+            persistent = false;
+            break;
+        }
+        if header.name.eq_ignore_ascii_case("content-length") && body_len.is_none() {
+            body_len = core::str::from_utf8(header.value)
+                .ok()
+                .and_then(|text| text.trim().parse::<usize>().ok())
+                .filter(|len| header_len.saturating_add(*len) <= MAX_REPLY);
+        }
+        if header.name.eq_ignore_ascii_case("connection")
+            && header
+                .value
+                .split(|&byte| byte == b',')
+                .any(|token| token.trim_ascii().eq_ignore_ascii_case(b"close"))
+        {
+            persistent = false;
+        }
+    }
+    Some(Framing {
+        header_len,
+        body_len,
+        persistent,
+    })
+}
+
+/// Whether the bytes so far are a whole answer: its headers, and its body
+/// when the headers give its length (a body of unknown length is not
+/// waited for: the status is all that decides, and that connection is
+/// not kept). Invalid bytes are "whole" too: nothing more will help.
+pub fn reply_complete(bytes: &[u8]) -> bool {
+    match parse_reply(bytes) {
+        Reply::Incomplete => false,
+        Reply::Invalid => true,
+        Reply::Status(_) => framing(bytes).is_none_or(|framing| {
+            framing
+                .body_len
+                .is_none_or(|len| bytes.len() >= framing.header_len + len)
+        }),
+    }
+}
+
+/// Whether the connection that carried this whole answer may carry the
+/// next request: exactly one HTTP/1.1 answer of known length, without
+/// `Connection: close`.
+pub fn reply_reusable(bytes: &[u8]) -> bool {
+    framing(bytes).is_some_and(|framing| {
+        framing.persistent
+            && framing
+                .body_len
+                .is_some_and(|len| bytes.len() == framing.header_len + len)
+    })
 }
 
 /// What a session gets from the service.
@@ -124,6 +220,7 @@ mod tests {
                 ("X-Sift-SNI", b"a.example\r\nX-Evil: 1"),
                 ("X-Sift-JA4", b"t13d%"),
             ],
+            false,
         );
         assert_eq!(
             String::from_utf8(out).unwrap(),
@@ -151,6 +248,40 @@ mod tests {
         assert_eq!(parse_reply(b"SSH-2.0-x\r\n"), Reply::Invalid);
         let endless = [b"HTTP/1.1 200 OK\r\n".as_slice(), &[b'a'; MAX_REPLY]].concat();
         assert_eq!(parse_reply(&endless), Reply::Invalid);
+    }
+
+    #[test]
+    fn kept_connections_say_nothing_of_closing() {
+        let mut out = Vec::new();
+        write_request(&mut out, "h", "/", &[], true);
+        assert_eq!(out, b"GET / HTTP/1.1\r\nHost: h\r\n\r\n");
+    }
+
+    #[test]
+    fn answers_end_by_their_length() {
+        let no_body = b"HTTP/1.1 204 No Content\r\nServer: x\r\n\r\n";
+        assert!(reply_complete(no_body));
+        assert!(reply_reusable(no_body));
+        let with_body = b"HTTP/1.1 403 Forbidden\r\nContent-Length: 5\r\n\r\nno!\r\n";
+        assert!(!reply_complete(&with_body[..with_body.len() - 1]));
+        assert!(reply_complete(with_body));
+        assert!(reply_reusable(with_body));
+        // More than one answer, or bytes after it: not reusable.
+        assert!(!reply_reusable(&[no_body.as_slice(), b"HTTP/1.1"].concat()));
+        // Closing, HTTP/1.0, chunked, or no length: whole at the headers, never kept.
+        for answer in [
+            b"HTTP/1.1 204 No Content\r\nConnection: keep-alive, close\r\n\r\n".as_slice(),
+            b"HTTP/1.0 204 No Content\r\n\r\n",
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n",
+            b"HTTP/1.1 200 OK\r\n\r\n",
+            b"HTTP/1.1 200 OK\r\nContent-Length: 99999\r\n\r\n",
+        ] {
+            assert!(reply_complete(answer), "{answer:?}");
+            assert!(!reply_reusable(answer), "{answer:?}");
+        }
+        assert!(!reply_complete(b"HTTP/1.1 204 No"));
+        assert!(reply_complete(b"SSH-2.0-x\r\n"));
+        assert!(!reply_reusable(b"SSH-2.0-x\r\n"));
     }
 
     #[test]

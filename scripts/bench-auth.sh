@@ -3,7 +3,10 @@
 # worker, loopback) with three stream servers answering "ok" after sift has
 # read a curl ClientHello —
 #   control   sift on, no auth request
-#   uncached  sift_auth_request to an nginx http service answering 204
+#   uncached  sift_auth_request to an nginx http service answering 204,
+#             over kept connections (sift_auth_request_keepalive's default)
+#   new_conn  the same with sift_auth_request_keepalive 0: a connection
+#             per request
 #   cached    the same with sift_auth_request_cache key=$remote_addr
 # — and a client making sequential connections (connect, send the hello,
 # read the answer) timing each; p50 and p99 per case, and what each adds to
@@ -43,7 +46,7 @@ error_log $prefix/logs/error.log notice;
 pid $prefix/nginx.pid;
 events { worker_connections 4096; }
 http {
-    log_format path '\$uri';
+    log_format path '\$uri \$connection_requests';
     access_log $prefix/logs/auth.log path;
     server {
         listen 127.0.0.1:$port;
@@ -60,6 +63,13 @@ stream {
         listen 127.0.0.1:$((port + 2));
         sift on;
         sift_auth_request http://127.0.0.1:$port/uncached;
+        return "ok\n";
+    }
+    server {
+        listen 127.0.0.1:$((port + 4));
+        sift on;
+        sift_auth_request http://127.0.0.1:$port/new_conn;
+        sift_auth_request_keepalive 0;
         return "ok\n";
     }
     server {
@@ -82,7 +92,7 @@ import json, socket, statistics, sys, time
 
 base, count, rounds = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
 hello = bytes.fromhex("".join(open(sys.argv[4]).read().split()))
-cases = [("control", base + 1), ("uncached", base + 2), ("cached", base + 3)]
+cases = [("control", base + 1), ("uncached", base + 2), ("new_conn", base + 4), ("cached", base + 3)]
 
 def connection(port):
     start = time.perf_counter()
@@ -124,9 +134,12 @@ json.dump(result, open(sys.argv[5], "w"), indent=1)
 PY
 # The cache must have absorbed the repeats: one call in all for the cached
 # server (valid=1h, one client address), one per connection uncached.
-uncached=$(grep -c '^/uncached$' "$prefix/logs/auth.log" || true)
-cached=$(grep -c '^/cached$' "$prefix/logs/auth.log" || true)
-say "service calls: uncached $uncached, cached $cached"
+uncached=$(grep -c '^/uncached ' "$prefix/logs/auth.log" || true)
+cached=$(grep -c '^/cached ' "$prefix/logs/auth.log" || true)
+# Connections the service saw for the kept ones: requests that were the
+# first on their connection.
+kept_connections=$(grep -c '^/uncached 1$' "$prefix/logs/auth.log" || true)
+say "service calls: uncached $uncached on $kept_connections connections, cached $cached"
 if [ "$cached" -ne 1 ] || [ "$uncached" -lt "$((count * rounds))" ]; then
     echo "bench-auth: expected 1 cached call and at least $((count * rounds)) uncached ones" >&2
     exit 1

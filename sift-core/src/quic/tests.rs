@@ -764,3 +764,66 @@ fn held_flows_interleave_and_evict() {
     assert_eq!(flows.waiting(), 0);
     assert_eq!(flows.allocated(), 2);
 }
+
+/// Flows interleaved at random through a table smaller than the number of
+/// waiting flows (so slots are taken and flows re-read), some datagrams
+/// damaged: each flow ends exactly as one reader fed its datagrams alone.
+#[test]
+fn held_flows_match_a_reader_per_flow() {
+    use crate::testing::XorShift;
+    let mut random = XorShift(0x5eed_f10e);
+    let flows: Vec<Vec<Vec<u8>>> = (0..6u8)
+        .map(|n| {
+            let mut datagrams = split_flow("flows.test.", &[n + 1; 8]);
+            if n == 4 {
+                // A damaged middle datagram: the flow ends malformed.
+                datagrams[1][40] ^= 0x55;
+            }
+            datagrams
+        })
+        .collect();
+    for round in 0..50 {
+        let mut table = HeldFlows::new(1 + round % 3);
+        let mut arrived = vec![0usize; flows.len()];
+        let mut outcome = vec![None; flows.len()];
+        while outcome.iter().any(Option::is_none) {
+            let n = (random.next_u64() % flows.len() as u64) as usize;
+            if outcome[n].is_some() {
+                continue;
+            }
+            arrived[n] += 1;
+            let owner = 1000 + n as u64;
+            let progress = table
+                .flow(owner)
+                .unwrap()
+                .feed_new(refs(&flows[n], arrived[n]));
+            let described = describe(progress);
+            if described != "more" || arrived[n] == flows[n].len() {
+                outcome[n] = Some(described);
+                table.release(owner);
+            }
+        }
+        for (n, datagrams) in flows.iter().enumerate() {
+            let mut buffer = vec![0; CRYPTO_BUFFER_LEN];
+            let (_, alone) = feed_all(datagrams, &mut buffer);
+            let first_final = alone
+                .iter()
+                .find(|o| *o != "more")
+                .cloned()
+                .unwrap_or_else(|| "more".to_owned());
+            assert_eq!(
+                outcome[n].as_deref(),
+                Some(first_final.as_str()),
+                "flow {n}, round {round}"
+            );
+        }
+        for (n, ended) in outcome.iter().enumerate() {
+            let hello = ended
+                .as_deref()
+                .is_some_and(|o| o.starts_with("hello flows.test."));
+            assert_eq!(hello, n != 4, "flow {n}: {ended:?}");
+        }
+        assert_eq!(table.waiting(), 0);
+        assert!(table.allocated() <= 1 + round % 3);
+    }
+}

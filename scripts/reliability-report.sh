@@ -52,6 +52,11 @@ if s:
     if a:
         lines[-1] = lines[-1][:-2] + ("; sift_auth_request to an http service in the same nginx: %s sessions allowed, %s denied, **%s failed or wrongly decided** |"
                                       % (n(a["allowed"]), n(a["denied"]), a["wrong_count"] + a["clients"]["allowed"]["failed"] + a["clients"]["denied"]["failed"]))
+    li, rs = s.get("list"), s.get("redis")
+    if li and rs:
+        lines[-1] = lines[-1][:-2] + ("; a list zone synced with a redis-server of its own, written by the HTTP API every 75 ms: **%s API writes, %s failed**; the listed SNI **refused %s times, answered %s**, another SNI answered %s times; **%s Redis sync failures** (list and Redis-synced rate zone), list.test in Redis at the end: %s |"
+                                      % (n(s["api_writes"]), s["api_failures"], n(s["listed_refused"]), s["listed_answered"],
+                                         n(li["allowed_answered"]), s["redis_sync_failures"], "yes" if rs["listed_in_redis"] else "**no**"))
 c, d = load("slow-clients")
 if c and "bytes_per_idle_sift" in c:
     nc = c.get("normal_client", {})

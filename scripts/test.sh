@@ -109,7 +109,7 @@ if [ $# -eq 0 ]; then
     step "reliability: the suite's files on sift's paths under valgrind (scripts/valgrind.sh)"
     scripts/valgrind.sh
 
-    step "reliability: reloads every 2 s under TCP and QUIC load, 30 s (scripts/soak.sh 30)"
+    step "reliability: reloads every 2 s under TCP, QUIC, auth and live-list load with Redis sync, 30 s (scripts/soak.sh 30)"
     scripts/soak.sh 30
 
     step "reliability: 2,000 idle and 2,000 dripping clients, held QUIC hellos (scripts/slow-clients.sh)"

@@ -38,9 +38,9 @@
 # log), a localhost one refused, or failed connections of the list clients
 # beyond the TCP control's; a sync with Redis that failed (the metric
 # sift_list_sync_failures_total, or a log line of the list's or the rate
-# zone's sync or of the call to Redis); changes still pending, or a live
-# entry missing from Redis (HGETALL sift:list:soak_list), once the load
-# stops; a worker exiting on a signal; the rate zone created more than
+# zone's sync or of the call to Redis); changes still pending 1.5 s after
+# the writer stops, or the live entries of the host (GET) and of Redis
+# (HGETALL sift:list:soak_list) differing then; a worker exiting on a signal; the rate zone created more than
 # once (sift logs its capacity at notice each
 # time it creates one; the same for the list zone and the synced rate
 # zone), or no reload taking effect. The UDP servers listen
@@ -249,8 +249,20 @@ while [ $SECONDS -lt "$end" ]; do
     "$nginx" -p "$prefix" -c "$prefix/conf/nginx.conf" -s reload
     reloads=$((reloads + 1))
 done
-say "$reloads reloads; waiting for the clients"
 rc=0
+# The list's last changes reach Redis (a sync every 500 ms): then both
+# sides, while the newest entries are still live (timeout=5s), the host's
+# list read before and after Redis's (an entry live after Redis's read
+# must be there; one live in Redis when it was read must be on the host).
+wait "$writer" || rc=1
+sleep 1.5
+curl -sS --max-time 5 "http://127.0.0.1:$p_api/metrics" > "$prefix/metrics-list.txt" || rc=1
+curl -sS --max-time 5 "http://127.0.0.1:$p_api/sift/lists/soak_list" > "$prefix/list-host.json" || rc=1
+rcli --json HGETALL sift:list:soak_list > "$prefix/list-redis.json" 2>&1 || rc=1
+rcli --json HGETALL sift:list:soak_list:expires > "$prefix/list-redis-expires.json" 2>&1 || rc=1
+date +%s.%N > "$prefix/list-read-at.txt"
+curl -sS --max-time 5 "http://127.0.0.1:$p_api/sift/lists/soak_list" > "$prefix/list-host-after.json" || rc=1
+say "$reloads reloads; waiting for the clients"
 wait "$lg_sift" || rc=1
 wait "$lg_ctl" || rc=1
 wait "$lg_aok" || rc=1
@@ -258,18 +270,12 @@ wait "$lg_ano" || rc=1
 wait "$lg_lok" || rc=1
 # Every refused session is an error to this client: its exit says nothing.
 wait "$lg_lno" || true
-wait "$writer" || rc=1
 wait "$u_sift" || rc=1
 wait "$u_ctl" || rc=1
 [ $rc = 0 ] || { echo "soak.sh: a load client failed:" >&2; cat "$prefix"/loadgen-*.txt "$prefix"/udp-*.err "$prefix"/api-writer.* >&2; }
-# Let the last reload's old workers finish and the list's last changes
-# reach Redis (a sync every 500 ms), then read both sides and stop.
-sleep 2
+# Let the last reload's old workers finish, then stop.
+sleep 1
 curl -sS --max-time 5 "http://127.0.0.1:$p_api/metrics" > "$prefix/metrics.txt" || rc=1
-curl -sS --max-time 5 "http://127.0.0.1:$p_api/sift/lists/soak_list" > "$prefix/list-host.json" || rc=1
-rcli --json HGETALL sift:list:soak_list > "$prefix/list-redis.json" 2>&1 || rc=1
-rcli --json HGETALL sift:list:soak_list:expires > "$prefix/list-redis-expires.json" 2>&1 || rc=1
-date +%s.%N > "$prefix/list-read-at.txt"
 rcli INFO commandstats > "$prefix/redis-commandstats.txt" 2>&1 || rc=1
 stop_nginx
 kill "$backend" "$redis" 2>/dev/null || true
@@ -366,19 +372,20 @@ lst["clients"] = {"allowed": loadgen("list_allowed"), "listed": loadgen("list_li
 api = json.load(open(prefix + "/api-writer.json"))
 lst.update(api_writes=api["writes"], api_reads=api["reads"], api_failures=api["failures"],
            api_failure_samples=api["samples"], api_max_ms=api["max_ms"])
-# Redis: no failed sync, in the metrics or the log; nothing pending at the
-# end; every live entry of the host in Redis's hash (Redis may still hold
-# entries expired since its last read: they must be expired there too).
-metrics = open(prefix + "/metrics.txt", errors="replace").read()
-def metric(name):
-    m = re.search(r'^%s\{list="soak_list"\} (\S+)$' % name, metrics, re.M)
+# Redis: no failed sync, in the metrics (at the end) or the log; nothing
+# pending once the writer stopped; the same live entries on both sides
+# (Redis may still hold entries expired since its last read: they must be
+# expired there too).
+def metric(name, when=""):
+    text = open(prefix + "/metrics%s.txt" % when, errors="replace").read()
+    m = re.search(r'^%s\{list="soak_list"\} (\S+)$' % name, text, re.M)
     return float(m.group(1)) if m else None
 sync_lines = [l for l in log.splitlines()
               if re.search(r'sync of sift_rate_zone "soak_sync_rate" failed|sift_list_zone "soak_list": sync with sift_redis'
                            r'|lost the list|entries in sift_redis "soak_redis" left out|call to ' + re.escape(rsrv) + " failed", l)]
 failures_metric = metric("sift_list_sync_failures_total")
-pending = metric("sift_list_sync_pending")
-last_ok = metric("sift_list_sync_last_success_timestamp_seconds")
+pending = metric("sift_list_sync_pending", "-list")
+last_ok = metric("sift_list_sync_last_success_timestamp_seconds", "-list")
 read_at = float(open(prefix + "/list-read-at.txt").read())
 def redis_hash(name):
     text = open(prefix + "/" + name).read().strip()
@@ -391,13 +398,15 @@ def redis_hash(name):
     return v, None
 in_redis, rerr = redis_hash("list-redis.json")
 expires, _ = redis_hash("list-redis-expires.json")
-try:
-    on_host = json.load(open(prefix + "/list-host.json"))
-except ValueError:
-    on_host = None
-missing = sorted(set(on_host or {}) - set(in_redis or {}))
+def host_list(name):
+    try:
+        return json.load(open(prefix + "/" + name))
+    except ValueError:
+        return None
+on_host, host_after = host_list("list-host.json"), host_list("list-host-after.json")
+missing = sorted(set(on_host or {}) & set(host_after or {}) - set(in_redis or {}))
 stale = sorted(k for k in set(in_redis or {}) - set(on_host or {})
-               if float((expires or {}).get(k, 0) or 0) / 1000 > read_at - 1)
+               if float((expires or {}).get(k, 0) or 0) / 1000 > read_at + 0.1)
 redis_zones = len(re.findall(r'sift_rate_zone "soak_sync_rate": \d+ keys', log))
 list_zones = len(re.findall(r'sift_list_zone "soak_list": \d+ bytes for entries', log))
 rsync = {"failures_metric": failures_metric, "pending": pending,
@@ -461,7 +470,7 @@ if r["redis_sync_failures"] or failures_metric is None:
 if pending != 0 or last_ok is None or read_at - last_ok > 2:
     problems.append("redis: %s changes still pending, last sync %s s before the end"
                     % (pending, rs["last_success_age_s"]))
-if rerr is not None or not rs["listed_in_redis"] or missing or stale:
+if rerr is not None or on_host is None or host_after is None or not rs["listed_in_redis"] or missing or stale:
     problems.append("redis: list.test %sin Redis's list; live on the host, not in Redis: %s; live in Redis, "
                     "not on the host: %s %s" % ("" if rs["listed_in_redis"] else "NOT ", missing[:5], stale[:5], rerr or ""))
 if not rs["redis_calls"].get("incrby") or not (rs["redis_calls"].get("eval") or rs["redis_calls"].get("evalsha")):

@@ -38,7 +38,8 @@ use JSON::PP qw(decode_json);
 use Time::HiRes qw(sleep time);
 use FindBin;
 use lib "$FindBin::Bin/lib";
-use SiftNginx qw(slurp);
+use SiftNginx qw(slurp tls_hello);
+use SiftRedis ();
 
 SiftNginx::require_tools('redis-server', 'redis-cli', 'curl');
 my $valgrind = $ENV{TEST_NGINX_USE_VALGRIND} // '';
@@ -56,23 +57,13 @@ sub port {
     die 'no free port';
 }
 
-# A TLS ClientHello with this SNI.
-sub hello {
-    my ($sni) = @_;
-    my $name = pack('C n', 0, length $sni) . $sni;
-    my $ext = pack('n n n', 0, length($name) + 2, length $name) . $name;
-    my $body = pack('n', 0x0303) . ("\x11" x 32) . "\x00" . pack('n n n', 4, 0x1301, 0x002f) . "\x01\x00"
-             . pack('n', length $ext) . $ext;
-    my $hs = "\x01" . substr(pack('N', length $body), 1) . $body;
-    return "\x16\x03\x01" . pack('n', length $hs) . $hs;
-}
 
 # 1 when a hello with `sni` is admitted on `port`, 0 when refused.
 sub admitted {
     my ($port, $sni) = @_;
     my $sock = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port, Timeout => 5 * $slow)
         or die "connect $port: $!";
-    print $sock hello($sni);
+    print $sock tls_hello($sni);
     my ($answer, $buf) = ('', '');
     while (sysread $sock, $buf, 4096) { $answer .= $buf }
     return $answer eq "ok\n" ? 1 : 0;
@@ -106,29 +97,11 @@ sub until_true {
 }
 
 # --- Redis of our own ---------------------------------------------------
-my $redis_dir = tempdir('sift-listsync-redis-XXXX', TMPDIR => 1, CLEANUP => 1);
-my $redis_port = port();
-my $redis_pid;
-sub redis_cli { my $out = `redis-cli -p $redis_port @_ 2>&1`; chomp $out; $out }
-sub start_redis {
-    $redis_pid = fork // die "fork: $!";
-    if (!$redis_pid) {
-        open STDOUT, '>', "$redis_dir/redis.log";
-        open STDERR, '>&', \*STDOUT;
-        exec 'redis-server', '--port', $redis_port, '--bind', '127.0.0.1', '--dir', $redis_dir,
-            '--save', '', '--appendonly', 'no', '--daemonize', 'no'
-            or die "exec redis-server: $!";
-    }
-    my $deadline = time + 10;
-    sleep 0.05 until redis_cli('PING') eq 'PONG' || time > $deadline;
-    BAIL_OUT('redis-server did not start: ' . slurp("$redis_dir/redis.log")) unless redis_cli('PING') eq 'PONG';
-}
-sub stop_redis {
-    return unless $redis_pid;
-    kill 'TERM', $redis_pid;
-    waitpid $redis_pid, 0;
-    undef $redis_pid;
-}
+my $redis = SiftRedis->new(port());
+my $redis_port = $redis->port;
+sub redis_cli { $redis->cli(@_) }
+sub start_redis { $redis->start }
+sub stop_redis { $redis->stop }
 
 # Servers that are not Redis: one answers every request with HTTP
 # (garbage to a Redis client), one never answers (a stall).

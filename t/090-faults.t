@@ -23,6 +23,8 @@ use IO::Socket::INET;
 use Socket qw(SOL_SOCKET SO_LINGER);
 use POSIX qw(WNOHANG);
 use Time::HiRes qw(sleep time);
+use lib 't/lib';
+use SiftNginx qw(free_port slurp tls_hello);
 
 my ($module) = grep { /ngx_stream_sift_module\.so$/ } split ' ', ($ENV{TEST_NGINX_LOAD_MODULES} // '');
 BAIL_OUT('TEST_NGINX_LOAD_MODULES names no sift module (run through scripts/prove.sh)') unless $module;
@@ -36,29 +38,6 @@ my $slow = $valgrind ? 20 : 1;             # how much longer everything takes un
 my $dir = tempdir('sift-faults-XXXX', TMPDIR => 1, CLEANUP => 1);
 mkdir "$dir/logs";
 
-sub free_port {
-    my $sock = IO::Socket::INET->new(Listen => 1, LocalAddr => '127.0.0.1', LocalPort => 0)
-        or die "no free port: $!";
-    return $sock->sockport;
-}
-
-sub slurp {
-    my ($path) = @_;
-    open my $fh, '<', $path or return '';
-    local $/;
-    return <$fh>;
-}
-
-# A TLS ClientHello with this SNI (TLS 1.2 layout, two cipher suites).
-sub hello {
-    my ($sni) = @_;
-    my $name = pack('C n', 0, length $sni) . $sni;
-    my $ext = pack('n n n', 0, length($name) + 2, length $name) . $name;
-    my $body = pack('n', 0x0303) . ("\x11" x 32) . "\x00" . pack('n n n', 4, 0x1301, 0x002f) . "\x01\x00"
-             . pack('n', length $ext) . $ext;
-    my $hs = "\x01" . substr(pack('N', length $body), 1) . $body;
-    return "\x16\x03\x01" . pack('n', length $hs) . $hs;
-}
 
 my %port = map { $_ => free_port() } qw(reset refused rate resetting_backend closed);
 # The backend that resets: accepts, reads, closes with SO_LINGER 0 (a RST).
@@ -134,7 +113,7 @@ sub talk {
     my ($port, $sni) = @_;
     my $sock = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port, Timeout => 5 * $slow)
         or die "connect: $!";
-    print $sock hello($sni);
+    print $sock tls_hello($sni);
     my ($answer, $buf) = ('', '');
     while (1) {
         my $n = sysread $sock, $buf, 4096;

@@ -19,7 +19,7 @@ use Test::More ();
 use Time::HiRes qw(sleep time);
 use SiftTest ();
 
-our @EXPORT_OK = qw(free_port slurp);
+our @EXPORT_OK = qw(free_port slurp tls_hello);
 
 # The sift module prove.sh loads (the test bails out without one).
 sub module {
@@ -52,6 +52,17 @@ sub require_tools {
         my $found = grep { -x "$_/$tool" } split /:/, "$ENV{PATH}:/usr/sbin:/usr/bin";
         Test::More::BAIL_OUT("$tool is not installed (scripts/install-deps.sh installs it)") unless $found;
     }
+}
+
+# A small TLS 1.2-layout ClientHello (two cipher suites) naming `sni`.
+sub tls_hello {
+    my ($sni) = @_;
+    my $name = pack('C n', 0, length $sni) . $sni;
+    my $ext = pack('n n n', 0, length($name) + 2, length $name) . $name;
+    my $body = pack('n', 0x0303) . ("\x11" x 32) . "\x00" . pack('n n n', 4, 0x1301, 0x002f) . "\x01\x00"
+             . pack('n', length $ext) . $ext;
+    my $hs = "\x01" . substr(pack('N', length $body), 1) . $body;
+    return "\x16\x03\x01" . pack('n', length $hs) . $hs;
 }
 
 my @instances;

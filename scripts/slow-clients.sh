@@ -27,7 +27,8 @@ module=${SIFT_MODULE:-$top/target/modules/release/ngx_stream_sift_module.so}
 [ -f "$module" ] || { echo "slow-clients.sh: no $module (scripts/build-module.sh release)" >&2; exit 1; }
 nginx=/usr/sbin/nginx
 prefix=$top/target/reliability/slow-clients
-base=${SIFT_SLOW_PORT:-$((25000 + $$ % 2000 * 4))}
+# Below 32768, out of Linux's ephemeral range (see soak.sh).
+base=${SIFT_SLOW_PORT:-$((25000 + $$ % 1900 * 4))}
 p_idle=$base p_drip=$((base + 1)) p_udp=$((base + 2)) p_ctl=$((base + 3))
 say() { printf '==> slow-clients: %s\n' "$*"; }
 

@@ -66,7 +66,9 @@ module=${SIFT_MODULE:-$top/target/modules/release/ngx_stream_sift_module.so}
 [ -f "$module" ] || { echo "soak.sh: no $module (scripts/build-module.sh release)" >&2; exit 1; }
 nginx=/usr/sbin/nginx
 prefix=$top/target/reliability/soak
-base=${SIFT_SOAK_PORT:-$((21000 + $$ % 1000 * 16))}
+# Below 32768: ports in Linux's ephemeral range (ip_local_port_range) may be
+# taken by any client connection of the moment (bind() then fails).
+base=${SIFT_SOAK_PORT:-$((21000 + $$ % 700 * 16))}
 p_sift=$base p_ctl=$((base + 1)) p_usift=$((base + 2)) p_uctl=$((base + 3)) p_uback=$((base + 4))
 p_auth=$((base + 5)) p_asift=$((base + 6)) p_redis=$((base + 7)) p_lsift=$((base + 8)) p_api=$((base + 9))
 for tool in redis-server redis-cli curl; do

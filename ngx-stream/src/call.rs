@@ -387,8 +387,9 @@ pub(crate) fn open_with(
         if call.backoff.is_some() {
             // Refused connections are reported once per interval by the
             // layer, not by nginx for every attempt.
-            // SAFETY: `log` is the session's live log; a shallow copy
+            // `log` is the session's live log; a shallow copy
             // shares its writers and file, and lives in the call's state.
+            // SAFETY: for the reasons just above.
             unsafe {
                 call.quiet_log = *log;
                 call.quiet_log.log_level = call
@@ -419,8 +420,9 @@ pub(crate) fn open_with(
         rc
     };
     let peer = call.peer.connection;
-    // SAFETY: `peer` is the call's open connection; `data` and `pool` are
+    // `peer` is the call's open connection; `data` and `pool` are
     // the caller's, live for the call.
+    // SAFETY: for the reasons just above.
     unsafe {
         (*peer).data = data;
         (*peer).pool = pool;
@@ -648,8 +650,9 @@ pub(crate) fn settle<'c>(
     log: Option<crate::log::Log<'_>>,
 ) -> CallOutcome<'c> {
     call.ended = Some(ended);
-    // SAFETY: `received` bytes of the reply buffer are written, and it
+    // `received` bytes of the reply buffer are written, and it
     // lives as long as the call's state.
+    // SAFETY: for the reasons just above.
     let bytes = unsafe { core::slice::from_raw_parts(call.reply, call.received) };
     let bytes = bytes.get(call.skip..).unwrap_or_default();
     match (ended, call.keepalive) {

@@ -428,8 +428,9 @@ unsafe fn content<H: ContentHandler>(r: *mut ngx_http_request_t) -> ngx_int_t {
     // a body nginx spills to a file is refused in body_read.
     // SAFETY: a live request.
     unsafe { (*r).set_request_body_in_single_buf(1) };
-    // SAFETY: a live request; body_read::<H> is called once the body is
+    // a live request; body_read::<H> is called once the body is
     // whole (possibly before this returns), with r->main->count raised.
+    // SAFETY: for the reasons just above.
     let rc = unsafe { nginx_sys::ngx_http_read_client_request_body(r, Some(body_read::<H>)) };
     if rc >= nginx_sys::NGX_HTTP_SPECIAL_RESPONSE as ngx_int_t {
         return rc;
@@ -487,8 +488,9 @@ unsafe extern "C" fn body_read<H: ContentHandler>(r: *mut ngx_http_request_t) {
 /// # Safety
 /// `r` is a live request.
 unsafe fn body_limit(r: *mut ngx_http_request_t, max: usize) -> usize {
-    // SAFETY: a live request's loc_conf has an entry per http module, the
+    // a live request's loc_conf has an entry per http module, the
     // core module's an ngx_http_core_loc_conf_t.
+    // SAFETY: for the reasons just above.
     let clcf = unsafe {
         let index = nginx_sys::ngx_http_core_module.ctx_index;
         (*(*r).loc_conf.add(index) as *const ngx_http_core_loc_conf_t).as_ref()
@@ -540,8 +542,9 @@ unsafe fn add_header(r: *mut ngx_http_request_t, name: &'static str, value: &[u8
     if copy.is_null() && !value.is_empty() {
         return None;
     }
-    // SAFETY: the request is live; its headers_out.headers list was made
+    // the request is live; its headers_out.headers list was made
     // by nginx for this request.
+    // SAFETY: for the reasons just above.
     let elt = unsafe { nginx_sys::ngx_list_push(&mut (*r).headers_out.headers) }
         as *mut nginx_sys::ngx_table_elt_t;
     if elt.is_null() {

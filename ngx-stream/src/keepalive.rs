@@ -68,8 +68,9 @@ pub(crate) fn take(
             .rposition(|entry| entry.peer == peer && entry.key == key)?;
         Some(idle.remove(at).connection)
     })?;
-    // SAFETY: a pooled connection is open and owned by the pool, which
+    // a pooled connection is open and owned by the pool, which
     // just gave it up.
+    // SAFETY: for the reasons just above.
     unsafe {
         let read = (*connection).read;
         if (*read).timer_set() != 0 {
@@ -132,8 +133,9 @@ pub(crate) unsafe fn put(connection: *mut ngx_connection_t, peer: SocketAddr, sp
         // SAFETY: taken out of the pool, which owned it.
         unsafe { ngx_close_connection(oldest) };
     }
-    // SAFETY: the caller gave the open connection to the pool; the cycle's
+    // the caller gave the open connection to the pool; the cycle's
     // log outlives any session's.
+    // SAFETY: for the reasons just above.
     unsafe {
         let log = (*nginx_sys::ngx_cycle).log;
         let read = (*connection).read;
@@ -169,8 +171,9 @@ unsafe extern "C" fn idle_write(_ev: *mut ngx_event_t) {}
 /// (`close`), the peer closing, or unexpected bytes close it. A spurious
 /// wake-up (nothing to read) keeps it.
 unsafe extern "C" fn idle_event(ev: *mut ngx_event_t) {
-    // SAFETY: nginx calls a handler with its own event, whose data is the
+    // nginx calls a handler with its own event, whose data is the
     // pooled connection.
+    // SAFETY: for the reasons just above.
     let connection = unsafe { (*ev).data as *mut ngx_connection_t };
     let keep = contain(
         "ngx_stream keepalive",
@@ -215,8 +218,9 @@ unsafe extern "C" fn idle_event(ev: *mut ngx_event_t) {
         }
     });
     if owned {
-        // SAFETY: out of the pool, which owned it; closing deletes its
+        // out of the pool, which owned it; closing deletes its
         // timer and events.
+        // SAFETY: for the reasons just above.
         unsafe { ngx_close_connection(connection) };
     }
 }

@@ -289,8 +289,9 @@ pub unsafe extern "C" fn exit_process<M: Registered>(_cycle: *mut ngx_cycle_t) {
                     .unwrap_or_default()
             });
             for slot in slots {
-                // SAFETY: made by init_process with Box::into_raw, given up here
+                // made by init_process with Box::into_raw, given up here
                 // once; dropping an in-flight call closes its connection.
+                // SAFETY: for the reasons just above.
                 let mut slot = unsafe { Box::from_raw(slot) };
                 if slot.event.timer_set() != 0 {
                     // SAFETY: the slot's own event, in the timer tree.

@@ -25,8 +25,9 @@ pub fn session_elapsed_msec(session: &crate::Session<'_>) -> u64 {
 /// updated its cached time (for deadlines that outlive the process, such
 /// as entries written to a file).
 pub fn wall_msec() -> u64 {
-    // SAFETY: nginx sets ngx_cached_time at startup and the worker's own
+    // nginx sets ngx_cached_time at startup and the worker's own
     // thread updates it; it always points to a valid ngx_time_t.
+    // SAFETY: for the reasons just above.
     unsafe {
         let now = &*nginx_sys::ngx_cached_time;
         (now.sec.max(0) as u64) * 1000 + now.msec as u64

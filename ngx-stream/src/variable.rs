@@ -110,6 +110,11 @@ unsafe extern "C" fn get_trampoline<S: VariableSet>(
     }
     // SAFETY: nginx passes the value slot to fill, valid for this call.
     let v = unsafe { &mut *v };
+    fill(v, value)
+}
+
+/// Writes a getter's result into nginx's value slot.
+fn fill(v: &mut ngx_stream_variable_value_t, value: Result<VariableValue<'_>>) -> ngx_int_t {
     match value {
         Ok(VariableValue::Bytes(bytes)) => {
             // The len bitfield holds 28 bits; longer values are cut there.
@@ -207,20 +212,5 @@ unsafe extern "C" fn data_get_trampoline<V: DataVariable>(
     }
     // SAFETY: nginx passes the value slot to fill, valid for this call.
     let v = unsafe { &mut *v };
-    match value {
-        Ok(VariableValue::Bytes(bytes)) => {
-            let len = bytes.len().min((1 << 28) - 1);
-            v.set_len(len as u32);
-            v.set_valid(1);
-            v.set_no_cacheable(0);
-            v.set_not_found(0);
-            v.data = bytes.as_ptr() as *mut u8;
-            NGX_OK as ngx_int_t
-        }
-        Ok(VariableValue::NotFound) => {
-            v.set_not_found(1);
-            NGX_OK as ngx_int_t
-        }
-        Err(_) => NGX_ERROR as ngx_int_t,
-    }
+    fill(v, value)
 }

@@ -27,13 +27,9 @@ prefix=$top/target/bench-auth
 nginx=/usr/sbin/nginx
 say() { printf '==> %s\n' "$*"; }
 
-module=${SIFT_BENCH_MODULE:-}
-if [ -z "$module" ]; then
-    say "building the release module"
-    scripts/build-module.sh release "$top/target/modules/release" >/dev/null
-    module=$top/target/modules/release/ngx_stream_sift_module.so
-fi
-[ -f "$module" ] || { echo "bench-auth: no module at $module" >&2; exit 1; }
+# shellcheck source=scripts/lib/bench-module.sh
+. "$top/scripts/lib/bench-module.sh"
+module=$(bench_module bench-auth)
 
 rm -rf "$prefix"
 mkdir -p "$prefix/logs"

@@ -37,13 +37,9 @@ nginx=/usr/sbin/nginx
 say() { printf '==> %s\n' "$*"; }
 
 command -v redis-server >/dev/null || { echo "bench-cluster: redis-server is not installed (scripts/install-deps.sh test)" >&2; exit 1; }
-module=${SIFT_BENCH_MODULE:-}
-if [ -z "$module" ]; then
-    say "building the release module"
-    scripts/build-module.sh release "$top/target/modules/release" >/dev/null
-    module=$top/target/modules/release/ngx_stream_sift_module.so
-fi
-[ -f "$module" ] || { echo "bench-cluster: no module at $module" >&2; exit 1; }
+# shellcheck source=scripts/lib/bench-module.sh
+. "$top/scripts/lib/bench-module.sh"
+module=$(bench_module bench-cluster)
 
 rm -rf "$prefix"
 mkdir -p "$prefix/logs" "$prefix/redis"

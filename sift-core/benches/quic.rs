@@ -5,9 +5,12 @@
 //! * `foxio_chrome_1dgram`: Chrome, one 1250-byte datagram, the hello in 9
 //!   shuffled CRYPTO frames (testdata/quic/quic-initial-foxio.json, first
 //!   entry);
+//! * `chromium_pq_2dgram`: Chromium 156's 1.9 KB post-quantum
+//!   (X25519MLKEM768) hello in two 1250-byte datagrams, one Initial each,
+//!   in 14 CRYPTO frames shuffled across both with PING and PADDING
+//!   between (testdata/quic/quic-captured.json);
 //! * `qh3_pq_2dgram`: a 1.8 KB post-quantum hello in two Initial packets
-//!   and two datagrams, the shape of Chrome's current hello
-//!   (testdata/quic/quic-captured.json);
+//!   and two datagrams, CRYPTO in order (same file);
 //! * `aioquic_3dgram`: a 3.4 KB hello in three datagrams.
 //!
 //! `cargo bench -p sift-core --bench quic`
@@ -85,6 +88,7 @@ fn benches(c: &mut Criterion) {
             .expect("captured flow")
     };
     bench_flow(c, "foxio_chrome_1dgram", datagrams(&foxio[0]));
+    bench_flow(c, "chromium_pq_2dgram", datagrams(find("Chromium", 2)));
     bench_flow(c, "qh3_pq_2dgram", datagrams(find("qh3", 2)));
     bench_flow(c, "aioquic_3dgram", datagrams(find("aioquic", 3)));
 }

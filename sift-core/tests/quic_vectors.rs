@@ -4,10 +4,12 @@
 //! datagrams fed in order must give exactly the recorded JA4 (all four
 //! forms), SNI, ALPN and TLS version, and FoxIO's own JA4.
 //!
-//! Also `testdata/quic/quic-captured.json`: first flights of aioquic and qh3
-//! clients captured on loopback by `testdata/quic/capture_quic.py`, QUIC v1
-//! and v2, with hellos in one, two and three Initial packets; expected
-//! values computed by that script independently of this crate.
+//! Also `testdata/quic/quic-captured.json`: first flights of aioquic, qh3
+//! and Chromium clients captured on loopback by
+//! `testdata/quic/capture_quic.py`, QUIC v1 and v2, with hellos in one, two
+//! and three Initial packets (Chromium's post-quantum hello in two, its
+//! CRYPTO frames shuffled across both); expected values computed by that
+//! script independently of this crate.
 
 use serde_json::Value;
 use sift_core::quic::{
@@ -138,7 +140,7 @@ fn datagrams_of(vector: &Value) -> Vec<Vec<u8>> {
 }
 
 #[test]
-fn captured_aioquic_and_qh3_flows() {
+fn captured_client_flows() {
     let vectors: Vec<Value> = serde_json::from_str(CAPTURED).unwrap();
     let mut buffer = vec![0u8; CRYPTO_BUFFER_LEN];
     let mut shapes = Vec::new();
@@ -189,8 +191,39 @@ fn captured_aioquic_and_qh3_flows() {
             shape("aioquic", Version::V1, 3, 3),
             shape("qh3", Version::V1, 2, 2),
             shape("qh3", Version::V2, 2, 2),
+            shape("Chromium", Version::V1, 2, 2),
         ]
     );
+}
+
+/// Chromium's first datagram holds the hello's first 66 bytes and pieces
+/// from byte 1042 on, the second the gap between: in either order the
+/// first one alone is NeedMore, and the second completes the hello.
+#[test]
+fn chromium_hello_in_either_order() {
+    let vectors: Vec<Value> = serde_json::from_str(CAPTURED).unwrap();
+    let chromium = vectors
+        .iter()
+        .find(|vector| vector["client"].as_str().unwrap().starts_with("Chromium"))
+        .unwrap();
+    assert_eq!(chromium["crypto_out_of_order"], true);
+    let datagrams = datagrams_of(chromium);
+    let hello_len = chromium["hello_len"].as_u64().unwrap() as usize;
+    let mut buffer = vec![0u8; CRYPTO_BUFFER_LEN];
+    for order in [[0, 1], [1, 0]] {
+        let mut reader = InitialReader::new();
+        assert_eq!(
+            reader.feed(&datagrams[order[0]], &mut buffer),
+            Progress::NeedMore,
+            "{order:?}"
+        );
+        assert!(reader.crypto_received() < hello_len, "{order:?}");
+        match reader.feed(&datagrams[order[1]], &mut buffer) {
+            Progress::Hello(hello) => assert_eq!(seen(&hello), expected(chromium), "{order:?}"),
+            other => panic!("{order:?}: expected a hello, got {other:?}"),
+        }
+        assert!(reader.crypto_received() >= hello_len, "{order:?}");
+    }
 }
 
 /// The three-Initial hello, its datagrams in every order, and with one of

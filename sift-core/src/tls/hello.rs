@@ -256,24 +256,22 @@ impl<'a> KnownExtensions<'a> {
     /// and validates and remembers the extensions the accessors read.
     fn scan(block: &'a [u8]) -> Result<Self, MalformedReason> {
         let mut known = Self::default();
-        // Duplicates are found by sorting the types; a stack array keeps
-        // this allocation-free, which is what bounds the extension count.
-        let mut types = [0u16; MAX_EXTENSIONS];
-        let mut count = 0;
+        let mut seen = SeenTypes::default();
+        let mut count = 0usize;
         let mut reader = Reader::new(block);
         while !reader.is_empty() {
             let extension_type = reader.u16().ok_or(MalformedReason::Extensions)?;
             let data = reader.u16_prefixed().ok_or(MalformedReason::Extensions)?;
-            let slot = types
-                .get_mut(count)
-                .ok_or(MalformedReason::TooManyExtensions)?;
-            *slot = extension_type;
             count += 1;
+            if count > MAX_EXTENSIONS {
+                return Err(MalformedReason::TooManyExtensions);
+            }
+            if !seen.insert(extension_type) {
+                return Err(MalformedReason::DuplicateExtension);
+            }
             known.remember(extension_type, data)?;
         }
-        let seen = types.get_mut(..count).unwrap_or_default();
-        seen.sort_unstable();
-        if seen.windows(2).any(|pair| pair.first() == pair.get(1)) {
+        if seen.overflowed && has_duplicate_type(block) {
             return Err(MalformedReason::DuplicateExtension);
         }
         Ok(known)
@@ -309,6 +307,63 @@ impl<'a> KnownExtensions<'a> {
         }
         Ok(())
     }
+}
+
+/// The extension types seen so far, for the duplicate check, without
+/// sorting or a zeroed buffer per hello: a bitmap for types below 64 (the
+/// IANA registry's common ones) and a short list for the rest (GREASE,
+/// renegotiation_info, ECH, ALPS: a handful in real hellos). Past the
+/// list's length the check is left to [`has_duplicate_type`].
+#[derive(Default)]
+struct SeenTypes {
+    low: u64,
+    high: [u16; SEEN_HIGH_TYPES],
+    high_count: usize,
+    overflowed: bool,
+}
+
+const SEEN_HIGH_TYPES: usize = 16;
+
+impl SeenTypes {
+    /// False if `extension_type` was seen before (as far as this knows).
+    fn insert(&mut self, extension_type: u16) -> bool {
+        if extension_type < 64 {
+            let bit = 1u64 << extension_type;
+            let fresh = self.low & bit == 0;
+            self.low |= bit;
+            return fresh;
+        }
+        let recorded = self.high.get(..self.high_count).unwrap_or_default();
+        if recorded.contains(&extension_type) {
+            return false;
+        }
+        match self.high.get_mut(self.high_count) {
+            Some(slot) => {
+                *slot = extension_type;
+                self.high_count += 1;
+            }
+            None => self.overflowed = true,
+        }
+        true
+    }
+}
+
+/// The complete duplicate check, for hellos with many uncommon extension
+/// types: every type into a stack array (the count is capped at
+/// [`MAX_EXTENSIONS`] by the caller), sorted. `block` has been framed.
+fn has_duplicate_type(block: &[u8]) -> bool {
+    let mut types = [0u16; MAX_EXTENSIONS];
+    let mut count = 0;
+    let mut reader = Reader::new(block);
+    while let (Some(extension_type), Some(_)) = (reader.u16(), reader.u16_prefixed()) {
+        if let Some(slot) = types.get_mut(count) {
+            *slot = extension_type;
+            count += 1;
+        }
+    }
+    let types = types.get_mut(..count).unwrap_or_default();
+    types.sort_unstable();
+    types.windows(2).any(|pair| pair.first() == pair.get(1))
 }
 
 /// Reads one length-prefixed vector that must fill `data` exactly.

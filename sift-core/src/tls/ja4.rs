@@ -20,7 +20,9 @@ use core::fmt::{self, Write};
 use sha2::{Digest, Sha256};
 
 use super::hello::{ClientHello, MAX_CIPHER_SUITES, MAX_EXTENSIONS};
-use super::text::{hex_digit, write_decimal, write_hex4, write_joined, Fingerprint, FixedWriter};
+use super::text::{
+    hex4, hex_digit, write_decimal, write_hex4, write_joined, Fingerprint, FixedWriter,
+};
 use super::values::{extension, is_grease, version};
 
 /// A hashed JA4 (`ja4` or `ja4_o`): always 36 ASCII characters.
@@ -110,9 +112,9 @@ fn hashed(hello: &ClientHello<'_>, order: Order) -> Ja4 {
     let mut suites = [0; MAX_CIPHER_SUITES];
     let suites = listed(&mut suites, ciphers(hello), order);
     if !suites.is_empty() {
-        let mut digest = HexListDigest::new();
-        suites.iter().for_each(|&suite| digest.value(suite));
-        copy_into(&mut out, 11, &digest.finish12());
+        let mut hasher = Sha256::new();
+        hash_hex_list(&mut hasher, suites, None);
+        copy_into(&mut out, 11, &first12_hex(hasher));
     }
     // `a` counts every (non-GREASE) extension; the sorted `c` leaves out
     // server_name and ALPN.
@@ -128,18 +130,12 @@ fn hashed(hello: &ClientHello<'_>, order: Order) -> Ja4 {
         order,
     );
     if !types.is_empty() {
-        let mut digest = HexListDigest::new();
-        types
-            .iter()
-            .for_each(|&extension_type| digest.value(extension_type));
+        let mut hasher = Sha256::new();
+        hash_hex_list(&mut hasher, types, None);
         if let Some(schemes) = hello.signature_algorithms() {
-            let mut schemes = schemes.filter(|&scheme| !is_grease(scheme)).peekable();
-            if schemes.peek().is_some() {
-                digest.next_list();
-                schemes.for_each(|scheme| digest.value(scheme));
-            }
+            hash_signature_algorithms(&mut hasher, schemes.filter(|&scheme| !is_grease(scheme)));
         }
-        copy_into(&mut out, 24, &digest.finish12());
+        copy_into(&mut out, 24, &first12_hex(hasher));
     }
 
     let mut prefix = FixedWriter::new();
@@ -157,87 +153,70 @@ fn copy_into(out: &mut [u8; 36], at: usize, bytes: &[u8]) {
     }
 }
 
-/// SHA-256 of comma-joined four-digit hex values (lists separated by `_`),
-/// fed through a small stack buffer: one `update` per buffer-full.
-struct HexListDigest {
-    hasher: Sha256,
-    buffer: [u8; 256],
-    len: usize,
-    first_in_list: bool,
+/// Values formatted per [`hash_hex_list`] call: 64 x 5 bytes on the stack.
+const HEX_CHUNK: usize = 64;
+
+/// Feeds `values` to `hasher` as comma-joined four-digit hex, the first
+/// one preceded by `lead` (`_` between the extensions and the signature
+/// algorithms) or by nothing. Formatted a chunk at a time into a stack
+/// buffer, one `update` per chunk.
+fn hash_hex_list(hasher: &mut Sha256, values: &[u16], mut lead: Option<u8>) {
+    let mut text = [0u8; HEX_CHUNK * 5];
+    for chunk in values.chunks(HEX_CHUNK) {
+        for (&value, slot) in chunk.iter().zip(text.chunks_exact_mut(5)) {
+            let [a, b, c, d] = hex4(value);
+            slot.copy_from_slice(&[b',', a, b, c, d]);
+        }
+        // Every value went in with a comma before it; the first of the
+        // list takes `lead` instead, or starts the text.
+        let start = match lead {
+            None => 1,
+            Some(byte) => {
+                if let Some(first) = text.first_mut() {
+                    *first = byte;
+                }
+                0
+            }
+        };
+        lead = Some(b',');
+        hasher.update(text.get(start..chunk.len() * 5).unwrap_or_default());
+    }
 }
 
-impl HexListDigest {
-    fn new() -> Self {
-        Self {
-            hasher: Sha256::new(),
-            buffer: [0; 256],
-            len: 0,
-            first_in_list: true,
+/// Appends `_` and the signature algorithms, if there are any. Their
+/// count is not capped by the parser (only by the extension's length), so
+/// they go through a fixed buffer in chunks.
+fn hash_signature_algorithms(hasher: &mut Sha256, schemes: impl Iterator<Item = u16>) {
+    let mut pending = [0u16; HEX_CHUNK];
+    let mut len = 0;
+    let mut lead = b'_';
+    for scheme in schemes {
+        if let Some(slot) = pending.get_mut(len) {
+            *slot = scheme;
+            len += 1;
+        }
+        if len == HEX_CHUNK {
+            hash_hex_list(hasher, &pending, Some(lead));
+            lead = b',';
+            len = 0;
         }
     }
+    if len > 0 {
+        hash_hex_list(hasher, pending.get(..len).unwrap_or_default(), Some(lead));
+    }
+}
 
-    /// Makes room for `n` more bytes, hashing the buffer when full.
-    #[inline(always)]
-    fn reserve(&mut self, n: usize) {
-        if self.len.saturating_add(n) > self.buffer.len() {
-            if let Some(full) = self.buffer.get(..self.len) {
-                self.hasher.update(full);
-            }
-            self.len = 0;
+/// The first 12 hex digits of the digest.
+fn first12_hex(hasher: Sha256) -> [u8; HASH_LEN] {
+    let digest = hasher.finalize();
+    let mut out = [b'0'; HASH_LEN];
+    for (pair, &byte) in out.chunks_exact_mut(2).zip(digest.iter()) {
+        if let [high, low] = pair {
+            *high = hex_digit(byte >> 4);
+            *low = hex_digit(byte);
         }
     }
-
-    #[inline]
-    fn value(&mut self, value: u16) {
-        let [high, low] = value.to_be_bytes();
-        let [a, b, c, d] = [
-            hex_digit(high >> 4),
-            hex_digit(high),
-            hex_digit(low >> 4),
-            hex_digit(low),
-        ];
-        // Five bytes are written either way (a fixed-size store, not a
-        // memcpy call per value); the first of a list advances by four.
-        let (item, len) = match self.first_in_list {
-            true => ([a, b, c, d, b','], 4),
-            false => ([b',', a, b, c, d], 5),
-        };
-        self.first_in_list = false;
-        self.reserve(5);
-        if let Some(place) = self
-            .buffer
-            .get_mut(self.len..)
-            .and_then(|rest| rest.first_chunk_mut::<5>())
-        {
-            *place = item;
-            self.len = self.len.saturating_add(len);
-        }
-    }
-
-    fn next_list(&mut self) {
-        self.reserve(1);
-        if let Some(place) = self.buffer.get_mut(self.len) {
-            *place = b'_';
-            self.len = self.len.saturating_add(1);
-        }
-        self.first_in_list = true;
-    }
-
-    /// The first 12 hex digits of the digest.
-    fn finish12(&mut self) -> [u8; HASH_LEN] {
-        if let Some(rest) = self.buffer.get(..self.len) {
-            self.hasher.update(rest);
-        }
-        let digest = core::mem::take(&mut self.hasher).finalize();
-        let mut out = [b'0'; HASH_LEN];
-        for (pair, &byte) in out.chunks_exact_mut(2).zip(digest.iter()) {
-            if let [high, low] = pair {
-                *high = hex_digit(byte >> 4);
-                *low = hex_digit(byte);
-            }
-        }
-        out
-    }
+    out
 }
 
 fn write_raw<W: Write + ?Sized>(hello: &ClientHello<'_>, order: Order, out: &mut W) -> fmt::Result {

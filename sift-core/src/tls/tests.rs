@@ -728,6 +728,37 @@ fn duplicate_extensions_are_rejected() {
     assert!(parse_body(&builder).is_ok());
 }
 
+/// Past the short list of uncommon types the parser keeps, duplicates are
+/// still found (by the sorting check), wherever they sit.
+#[test]
+fn duplicates_among_many_uncommon_extensions_are_rejected() {
+    let many = |count: u16| {
+        (0..count).fold(Builder::new().extension(0x0017, vec![]), |builder, n| {
+            builder.extension(0x4000 + n, vec![])
+        })
+    };
+    for count in [15, 16, 17, 40] {
+        assert!(parse_body(&many(count)).is_ok(), "{count} distinct");
+        for repeated in [0x4000, 0x4000 + count - 1, 0x0017] {
+            let builder = many(count).extension(repeated, vec![]);
+            assert_eq!(
+                parse_body(&builder).unwrap_err(),
+                MalformedReason::DuplicateExtension,
+                "{count} types, then {repeated:#06x} again"
+            );
+        }
+    }
+    // Low types: every one of 0..64 once is fine; any of them twice is not.
+    let low = (0..64u16)
+        .filter(|&t| t != 0 && t != 10 && t != 11 && t != 13 && t != 16 && t != 43)
+        .fold(Builder::new(), |builder, t| builder.extension(t, vec![]));
+    assert!(parse_body(&low).is_ok());
+    assert_eq!(
+        parse_body(&low.extension(63, vec![])).unwrap_err(),
+        MalformedReason::DuplicateExtension
+    );
+}
+
 #[test]
 fn list_caps_are_inclusive() {
     let mut builder = Builder::new();

@@ -115,16 +115,23 @@ pub(crate) fn hex_digit(nibble: u8) -> u8 {
         .unwrap_or(b'0')
 }
 
+/// `value` as four lower-case hex digits, computed in one 32-bit word (a
+/// digit per byte) instead of four table lookups: JA4 formats every cipher,
+/// extension and signature algorithm of a hello this way.
+#[inline]
+pub(crate) fn hex4(value: u16) -> [u8; 4] {
+    let x = u32::from(value);
+    // Nibbles, most significant first, one per byte (little-endian order).
+    let nibbles = (x >> 12) | ((x >> 8) & 0xf) << 8 | ((x >> 4) & 0xf) << 16 | (x & 0xf) << 24;
+    // 1 in each byte whose nibble is 10..=15 (no carry: bytes stay < 0x16).
+    let letters = ((nibbles + 0x0606_0606) >> 4) & 0x0101_0101;
+    // '0' + nibble, plus ('a' - '0' - 10) for letters.
+    (nibbles + 0x3030_3030 + letters * 0x27).to_le_bytes()
+}
+
 /// Writes `value` as four lower-case hex digits.
 pub(crate) fn write_hex4<W: Write + ?Sized>(out: &mut W, value: u16) -> fmt::Result {
-    let [high, low] = value.to_be_bytes();
-    let digits = [
-        hex_digit(high >> 4),
-        hex_digit(high),
-        hex_digit(low >> 4),
-        hex_digit(low),
-    ];
-    out.write_str(core::str::from_utf8(&digits).map_err(|_| fmt::Error)?)
+    out.write_str(core::str::from_utf8(&hex4(value)).map_err(|_| fmt::Error)?)
 }
 
 /// Writes `value` in decimal without going through `core::fmt` machinery.
@@ -167,6 +174,17 @@ pub(crate) fn write_joined<W: Write + ?Sized, T>(
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn hex4_matches_format_for_every_value() {
+        for value in 0..=u16::MAX {
+            assert_eq!(
+                super::hex4(value),
+                format!("{value:04x}").as_bytes(),
+                "{value:#06x}"
+            );
+        }
+    }
+
     use super::*;
 
     fn decimal(value: u16) -> String {

@@ -4,8 +4,7 @@
 use ngx_stream::ffi::NGX_LOG_INFO;
 use ngx_stream::log::Log;
 use ngx_stream::{
-    stream_debug, stream_log, Error, Phase, PhaseHandler, PhaseOutcome, Result, Session,
-    TimerAction,
+    stream_debug, stream_log, Phase, PhaseHandler, PhaseOutcome, Result, Session, TimerAction,
 };
 use sift_core::protocol::{
     self, detect_with, detect_with_final, Classification, Detection, Protocol,
@@ -111,39 +110,41 @@ fn decide<'s>(
             protocol::Verdict::Detected(found) => Detection::Protocol(found),
         },
     };
-    let (classification, tls) = match detection {
-        Detection::NeedMore if no_more => (Classification::undecided(bytes.len(), false), None),
+    let classification = match detection {
+        Detection::NeedMore if no_more => Classification::undecided(bytes.len(), false),
         Detection::NeedMore => return Ok(false),
-        Detection::Signature(index) => (Classification::Signature(index), None),
+        Detection::Signature(index) => Classification::Signature(index),
         Detection::Protocol(Protocol::Tls) => {
             // The ClientHello must be whole: its variables need all of it.
+            // The inspection goes straight into the context's cell.
             let capacity = session.preread_capacity().unwrap_or(0);
-            let inspection =
-                match tls::inspect(session, bytes, capacity, session.preread_is_full())? {
-                    Step::NeedMore if no_more => TlsInspection::Malformed("incomplete"),
-                    Step::NeedMore => return Ok(false),
-                    Step::Done(inspection) => inspection,
-                };
-            (Classification::Protocol(Protocol::Tls), Some(inspection))
+            match tls::inspect(
+                session,
+                &ctx.tls,
+                bytes,
+                capacity,
+                session.preread_is_full(),
+            )? {
+                Step::NeedMore if no_more => {
+                    tls::record(&ctx.tls, TlsInspection::Malformed("incomplete"))?
+                }
+                Step::NeedMore => return Ok(false),
+                Step::Done => {}
+            }
+            Classification::Protocol(Protocol::Tls)
         }
         Detection::Protocol(found) => {
             if !no_more && !protocol::details_complete(found, bytes) {
                 return Ok(false);
             }
-            (Classification::Protocol(found), None)
+            Classification::Protocol(found)
         }
     };
 
     if let Some(log) = session.log() {
-        log_decision(log, classification, tls.as_ref(), bytes.len());
+        log_decision(log, classification, ctx.tls.get(), bytes.len());
     }
     session.disarm_timer::<Sift>();
-    if let Some(tls) = tls {
-        // Decided once per session, so the cell is empty.
-        ctx.tls
-            .set(tls)
-            .map_err(|_| Error::Invalid(String::from("decided twice")))?;
-    }
     crate::metrics::observe_decision(session);
     ctx.first_bytes.set(session.keep(bytes));
     ctx.classification.set(Some(classification));

@@ -3,10 +3,10 @@
 //! split it); the cheap facts are kept with it, and fingerprints are
 //! computed when a variable first asks, then cached for the session.
 
-use std::cell::{Cell, RefCell};
+use std::cell::{Cell, OnceCell, RefCell};
 
 use sift_core::slice::{rebase, subslice_range};
-use sift_core::tls::{self, ClientHello, HelloOutcome, Transport};
+use sift_core::tls::{self, ClientHello, Fingerprint, HelloOutcome, Transport};
 
 use ngx_stream::{Error, Result, Session, SessionBytes};
 
@@ -47,7 +47,8 @@ pub enum Derived {
     Ja4Ro,
 }
 
-const DERIVED_COUNT: usize = 7;
+/// The variable-length derived values, which are copied into the pool.
+const TEXT_SLOTS: usize = 4;
 
 /// A parsed ClientHello kept for the session's later callbacks.
 #[derive(Debug)]
@@ -59,16 +60,23 @@ pub struct KeptHello {
     server_name: Option<SessionBytes>,
     highest_version: u16,
     has_ech: bool,
-    /// Filled by variable lookups, which only get shared access.
-    derived: [Cell<Option<SessionBytes>>; DERIVED_COUNT],
+    /// ALPN list, JA3 string, `ja4_r`, `ja4_ro`: in the pool, filled by
+    /// variable lookups (which only get shared access).
+    text: [Cell<Option<SessionBytes>>; TEXT_SLOTS],
+    /// The fixed-length fingerprints are kept here instead: a 32-36 byte
+    /// pool copy usually needs a new pool block, a malloc and a free per
+    /// session.
+    ja3: OnceCell<tls::Ja3Hash>,
+    ja4: OnceCell<tls::Ja4>,
+    ja4_o: OnceCell<tls::Ja4>,
 }
 
 /// The next step for the preread handler.
-#[allow(clippy::large_enum_variant)] // moved once per session, never boxed
 pub enum Step {
     /// The hello is incomplete and the buffer has room.
     NeedMore,
-    Done(TlsInspection),
+    /// The inspection is in the session's cell.
+    Done,
 }
 
 thread_local! {
@@ -80,16 +88,19 @@ thread_local! {
     static TEXT: RefCell<String> = const { RefCell::new(String::new()) };
 }
 
-/// Parses the bytes so far. `capacity` is the preread buffer's size.
+/// Parses the bytes so far and, once decided, records the inspection in
+/// `cell` (in place: a `KeptHello` is a few hundred bytes, and each move of
+/// it was a `memcpy`). `capacity` is the preread buffer's size.
 pub fn inspect<'s>(
     session: &Session<'s>,
+    cell: &OnceCell<TlsInspection>,
     bytes: &'s [u8],
     capacity: usize,
     buffer_full: bool,
 ) -> Result<Step> {
-    SCRATCH.with(|cell| {
+    SCRATCH.with(|scratch_cell| {
         let mut owned;
-        let mut shared = cell.try_borrow_mut().ok();
+        let mut shared = scratch_cell.try_borrow_mut().ok();
         let scratch: &mut Vec<u8> = match shared.as_deref_mut() {
             Some(scratch) => scratch,
             None => {
@@ -101,19 +112,23 @@ pub fn inspect<'s>(
             scratch.resize(capacity, 0);
         }
         let scratch = scratch.get_mut(..capacity).ok_or(Error::NoMemory)?;
-        Ok(match tls::parse_client_hello(bytes, scratch) {
-            HelloOutcome::NeedMore if buffer_full => Step::Done(TlsInspection::TooLarge),
-            HelloOutcome::NeedMore => Step::NeedMore,
-            HelloOutcome::Hello(hello) => {
-                Step::Done(TlsInspection::Hello(keep(session, bytes, &hello)?))
-            }
-            HelloOutcome::NotTls => Step::Done(TlsInspection::Malformed("not_tls")),
-            HelloOutcome::Malformed(reason) => {
-                Step::Done(TlsInspection::Malformed(reason.as_str()))
-            }
-            HelloOutcome::TooLarge => Step::Done(TlsInspection::TooLarge),
-        })
+        let inspection = match tls::parse_client_hello(bytes, scratch) {
+            HelloOutcome::NeedMore if buffer_full => TlsInspection::TooLarge,
+            HelloOutcome::NeedMore => return Ok(Step::NeedMore),
+            HelloOutcome::Hello(hello) => TlsInspection::Hello(keep(session, bytes, &hello)?),
+            HelloOutcome::NotTls => TlsInspection::Malformed("not_tls"),
+            HelloOutcome::Malformed(reason) => TlsInspection::Malformed(reason.as_str()),
+            HelloOutcome::TooLarge => TlsInspection::TooLarge,
+        };
+        record(cell, inspection)?;
+        Ok(Step::Done)
     })
+}
+
+/// Records a session's inspection, which is decided once.
+pub fn record(cell: &OnceCell<TlsInspection>, inspection: TlsInspection) -> Result<()> {
+    cell.set(inspection)
+        .map_err(|_| Error::Invalid(String::from("TLS inspection decided twice")))
 }
 
 /// Keeps a hello parsed from `bytes` (or from the scratch space) for the
@@ -140,7 +155,10 @@ fn keep<'s>(session: &Session<'s>, bytes: &'s [u8], hello: &ClientHello<'_>) -> 
         server_name,
         highest_version: hello.highest_version(),
         has_ech: hello.has_ech(),
-        derived: Default::default(),
+        text: Default::default(),
+        ja3: OnceCell::new(),
+        ja4: OnceCell::new(),
+        ja4_o: OnceCell::new(),
     })
 }
 
@@ -160,27 +178,50 @@ impl KeptHello {
     }
 
     /// A derived value, computed on first use and cached.
-    pub fn derived<'s>(&self, session: &Session<'s>, which: Derived) -> Result<&'s [u8]> {
-        let slot = self.derived.get(which as usize).ok_or(Error::NoMemory)?;
+    pub fn derived<'s>(&'s self, session: &Session<'s>, which: Derived) -> Result<&'s [u8]> {
+        let slot = match which {
+            Derived::Ja3 => return self.fingerprint(session, &self.ja3, tls::ja3),
+            Derived::Ja4 => return self.fingerprint(session, &self.ja4, tls::ja4),
+            Derived::Ja4O => return self.fingerprint(session, &self.ja4_o, tls::ja4_o),
+            Derived::Alpn => 0,
+            Derived::Ja3String => 1,
+            Derived::Ja4R => 2,
+            Derived::Ja4Ro => 3,
+        };
+        let slot = self.text.get(slot).ok_or(Error::NoMemory)?;
         if let Some(value) = slot.get() {
             return Ok(value.get(session));
         }
-        // Parsed before, so this cannot fail; it is cheaper to walk the
-        // body again than to keep every field for the rare fingerprint.
-        let hello = ClientHello::parse(self.body.get(session))
-            .map_err(|_| Error::Invalid(String::from("kept ClientHello no longer parses")))?
-            .with_transport(self.transport);
+        let hello = self.reparse(session)?;
         let value = match which {
-            Derived::Alpn => alpn_list(session, &hello)?,
-            Derived::Ja3 => session.pool_copy(tls::ja3(&hello).as_bytes())?,
-            Derived::Ja4 => session.pool_copy(tls::ja4(&hello).as_bytes())?,
-            Derived::Ja4O => session.pool_copy(tls::ja4_o(&hello).as_bytes())?,
             Derived::Ja3String => formatted(session, |out| tls::write_ja3_string(&hello, out))?,
             Derived::Ja4R => formatted(session, |out| tls::write_ja4_r(&hello, out))?,
             Derived::Ja4Ro => formatted(session, |out| tls::write_ja4_ro(&hello, out))?,
+            _ => alpn_list(session, &hello)?,
         };
         slot.set(Some(session.keep(value)));
         Ok(value)
+    }
+
+    fn fingerprint<'s, const N: usize>(
+        &'s self,
+        session: &Session<'s>,
+        cell: &'s OnceCell<Fingerprint<N>>,
+        compute: fn(&ClientHello<'_>) -> Fingerprint<N>,
+    ) -> Result<&'s [u8]> {
+        if let Some(done) = cell.get() {
+            return Ok(done.as_bytes());
+        }
+        let hello = self.reparse(session)?;
+        Ok(cell.get_or_init(|| compute(&hello)).as_bytes())
+    }
+
+    /// Parsed before, so this cannot fail; it is cheaper to walk the body
+    /// again than to keep every field for the rare fingerprint.
+    fn reparse<'s>(&self, session: &Session<'s>) -> Result<ClientHello<'s>> {
+        Ok(ClientHello::parse(self.body.get(session))
+            .map_err(|_| Error::Invalid(String::from("kept ClientHello no longer parses")))?
+            .with_transport(self.transport))
     }
 }
 

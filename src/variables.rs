@@ -153,11 +153,11 @@ fn http_host<'s>(session: &Session<'s>) -> Lookup<'s> {
     Ok(VariableValue::Bytes(lowered))
 }
 
-fn inspection<'a>(session: &'a Session<'_>) -> Option<&'a TlsInspection> {
+fn inspection<'s>(session: &Session<'s>) -> Option<&'s TlsInspection> {
     session.ctx::<Sift>()?.tls.get()
 }
 
-fn hello<'a>(session: &'a Session<'_>) -> Option<&'a KeptHello> {
+fn hello<'s>(session: &Session<'s>) -> Option<&'s KeptHello> {
     match inspection(session)? {
         TlsInspection::Hello(hello) => Some(hello),
         _ => None,

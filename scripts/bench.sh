@@ -96,6 +96,9 @@ all_cases=(
     # (JA4's sorting and hex, no SHA-256) and $sift_ja3 (MD5 in software).
     'sift_ja4r_short|sift on; return $bench_ja4r_seen;|t13d'
     'sift_ja3_short|sift on; return $bench_ja3_seen;|t13d'
+    # The hello parsed again and a value copied into the pool, as every
+    # derived variable does, but no fingerprint: $sift_tls_alpn.
+    'sift_alpn|sift on; return $sift_tls_alpn;|h2'
     # sift_sni plus 10 access rules (none matches until the last) and one rate
     # limit that never refuses: the cost of rules and limits (issue target:
     # >= 0.97 x sift_sni). The rules use SNI and protocol maps, not JA4, so
@@ -122,7 +125,7 @@ all_cases=(
 # sift_rules runs between its two baselines (sift_sni before, the twin
 # after; swapped in reversed rounds), so drift during a round cancels out of
 # its ratio to their mean.
-run_order="plain njs sift_protocol sift_signatures ssl_preread sift_sni sift_rules sift_sni_twin sift_sni_nocount sift_deny_map sift_list sift_ja4 sift_ja4_short sift_sni_long sift_ja4r_short sift_ja3_short"
+run_order="plain njs sift_protocol sift_signatures ssl_preread sift_sni sift_rules sift_sni_twin sift_sni_nocount sift_deny_map sift_list sift_ja4 sift_ja4_short sift_sni_long sift_ja4r_short sift_ja3_short sift_alpn"
 # name | hex file | SNI inside it
 all_payloads=(
     'chromium|bench/payloads/chromium.hex|localhost'

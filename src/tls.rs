@@ -6,7 +6,7 @@
 use std::cell::{Cell, OnceCell, RefCell};
 
 use sift_core::slice::{rebase, subslice_range};
-use sift_core::tls::{self, ClientHello, Fingerprint, HelloOutcome, Transport};
+use sift_core::tls::{self, ClientHello, DigestMemo, Fingerprint, HelloOutcome, Transport};
 
 use ngx_stream::{Error, Result, Session, SessionBytes};
 
@@ -86,6 +86,10 @@ thread_local! {
     static SCRATCH: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
     /// Formatting space for the raw (`_string`, `_r`) fingerprints.
     static TEXT: RefCell<String> = const { RefCell::new(String::new()) };
+    /// Recent JA4 list digests (about 14 KB, allocated on the worker's
+    /// first JA4): most of JA4's cost is SHA-256, and a worker sees few
+    /// distinct lists.
+    static JA4_MEMO: RefCell<Option<DigestMemo>> = const { RefCell::new(None) };
 }
 
 /// Parses the bytes so far and, once decided, records the inspection in
@@ -181,8 +185,8 @@ impl KeptHello {
     pub fn derived<'s>(&'s self, session: &Session<'s>, which: Derived) -> Result<&'s [u8]> {
         let slot = match which {
             Derived::Ja3 => return self.fingerprint(session, &self.ja3, tls::ja3),
-            Derived::Ja4 => return self.fingerprint(session, &self.ja4, tls::ja4),
-            Derived::Ja4O => return self.fingerprint(session, &self.ja4_o, tls::ja4_o),
+            Derived::Ja4 => return self.fingerprint(session, &self.ja4, ja4_memoized),
+            Derived::Ja4O => return self.fingerprint(session, &self.ja4_o, ja4_o_memoized),
             Derived::Alpn => 0,
             Derived::Ja3String => 1,
             Derived::Ja4R => 2,
@@ -223,6 +227,25 @@ impl KeptHello {
             .map_err(|_| Error::Invalid(String::from("kept ClientHello no longer parses")))?
             .with_transport(self.transport))
     }
+}
+
+/// `ja4` through the worker's memo.
+fn ja4_memoized(hello: &ClientHello<'_>) -> tls::Ja4 {
+    with_memo(|memo| tls::ja4_memoized(hello, memo)).unwrap_or_else(|| tls::ja4(hello))
+}
+
+/// `ja4_o` through the worker's memo.
+fn ja4_o_memoized(hello: &ClientHello<'_>) -> tls::Ja4 {
+    with_memo(|memo| tls::ja4_o_memoized(hello, memo)).unwrap_or_else(|| tls::ja4_o(hello))
+}
+
+/// Runs `f` with the worker's memo; None if it is already in use (it never
+/// is: sessions do not compute fingerprints inside one another).
+fn with_memo<R>(f: impl FnOnce(&mut DigestMemo) -> R) -> Option<R> {
+    JA4_MEMO.with(|cell| {
+        let mut memo = cell.try_borrow_mut().ok()?;
+        Some(f(memo.get_or_insert_with(DigestMemo::new)))
+    })
 }
 
 /// ALPN names in wire order, comma-separated (like `$ssl_preread_alpn_protocols`).

@@ -11,12 +11,23 @@
 //! * the same handshake message framed into other records gives the same
 //!   fingerprints;
 //! * hashed fingerprints have their fixed length and format, and the raw
-//!   forms start with the same `a` section.
+//!   forms start with the same `a` section;
+//! * JA4 through the digest memo (shared by every input of the run, so it
+//!   holds digests of earlier inputs) equals JA4 computed afresh.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 use sift_core::testing::{frame_records, handshake_bytes, HelloSummary};
-use sift_core::tls::{ja4_prefix, parse_client_hello, version_name, ClientHello, HelloOutcome};
+use std::cell::RefCell;
+
+use sift_core::tls::{
+    ja4_memoized, ja4_o_memoized, ja4_prefix, parse_client_hello, version_name, ClientHello,
+    DigestMemo, HelloOutcome,
+};
+
+thread_local! {
+    static MEMO: RefCell<DigestMemo> = RefCell::new(DigestMemo::new());
+}
 
 type Summary = HelloSummary;
 
@@ -40,6 +51,11 @@ fn check_formats(hello: &ClientHello<'_>, summary: &Summary) {
         assert_eq!(&hashed[23..24], "_");
         assert!(is_hex(&hashed[11..23]) && is_hex(&hashed[24..36]));
     }
+    MEMO.with(|memo| {
+        let mut memo = memo.borrow_mut();
+        assert_eq!(ja4_memoized(hello, &mut memo).as_str(), summary.ja4);
+        assert_eq!(ja4_o_memoized(hello, &mut memo).as_str(), summary.ja4_o);
+    });
     for raw in [&summary.ja4_r, &summary.ja4_ro] {
         assert!(raw.starts_with(&prefix));
         assert!(raw.is_ascii());

@@ -9,8 +9,8 @@ use std::hint::black_box;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use serde_json::Value;
 use sift_core::tls::{
-    ja3, ja4, ja4_o, parse_client_hello, write_ja3_string, write_ja4_r, write_ja4_ro, ClientHello,
-    HelloOutcome,
+    ja3, ja4, ja4_memoized, ja4_o, parse_client_hello, write_ja3_string, write_ja4_r, write_ja4_ro,
+    ClientHello, DigestMemo, HelloOutcome,
 };
 
 const CAPTURED: &str = include_str!("../testdata/tls/tls-clienthello-captured.json");
@@ -83,6 +83,11 @@ fn bench_client(c: &mut Criterion, client: &str) {
     let hello = parse(&wire, &mut scratch_for_parts);
     group.bench_function("ja3", |b| b.iter(|| black_box(ja3(black_box(&hello)))));
     group.bench_function("ja4", |b| b.iter(|| black_box(ja4(black_box(&hello)))));
+    // The same hello every time: each digest comes from the memo.
+    let mut memo = DigestMemo::new();
+    group.bench_function("ja4_memo_hit", |b| {
+        b.iter(|| black_box(ja4_memoized(black_box(&hello), &mut memo)))
+    });
     group.bench_function("ja4_o", |b| b.iter(|| black_box(ja4_o(black_box(&hello)))));
     group.bench_function("ja4_r", |b| {
         b.iter(|| {

@@ -12,7 +12,9 @@
 
 use serde_json::Value;
 use sift_core::testing::{decode_hex, frame_records, handshake_bytes, HelloSummary};
-use sift_core::tls::{parse_client_hello, HelloOutcome};
+use sift_core::tls::{
+    ja4, ja4_memoized, ja4_o, ja4_o_memoized, parse_client_hello, DigestMemo, HelloOutcome,
+};
 
 const FOXIO: &str = include_str!("../testdata/tls/tls-clienthello-foxio.json");
 const SALESFORCE: &str = include_str!("../testdata/tls/tls-clienthello-ja3-salesforce.json");
@@ -161,4 +163,38 @@ fn captured_real_clients() {
             "{vector}: missing expected values"
         );
     }
+}
+
+/// The memoized JA4 forms give exactly the plain ones for every vector,
+/// through one memo shared by all 150-odd hellos (more than its slots, so
+/// slots are taken over), on a cold pass and again on a warm one.
+#[test]
+fn memoized_fingerprints_match_for_every_vector() {
+    let mut memo = DigestMemo::new();
+    let mut checked = 0;
+    for pass in ["cold", "warm"] {
+        for json in [FOXIO, SALESFORCE, CAPTURED] {
+            let vectors: Vec<Value> = serde_json::from_str(json).unwrap();
+            for vector in &vectors {
+                let name = str_field(vector, "source").unwrap_or("?");
+                let wire = decode_hex(str_field(vector, "record_hex").unwrap());
+                let mut scratch = vec![0; wire.len()];
+                let HelloOutcome::Hello(hello) = parse_client_hello(&wire, &mut scratch) else {
+                    panic!("{name}: no hello");
+                };
+                assert_eq!(
+                    ja4_memoized(&hello, &mut memo),
+                    ja4(&hello),
+                    "{pass} {name}"
+                );
+                assert_eq!(
+                    ja4_o_memoized(&hello, &mut memo),
+                    ja4_o(&hello),
+                    "{pass} {name}"
+                );
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked > 2 * 150, "{checked}");
 }

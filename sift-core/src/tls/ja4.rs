@@ -20,6 +20,7 @@ use core::fmt::{self, Write};
 use sha2::{Digest, Sha256};
 
 use super::hello::{ClientHello, MAX_CIPHER_SUITES, MAX_EXTENSIONS};
+use super::memo::{self, DigestMemo};
 use super::text::{
     hex4, hex_digit, write_decimal, write_hex4, write_joined, Fingerprint, FixedWriter,
 };
@@ -45,12 +46,23 @@ enum Order {
 
 /// `ja4`: sorted lists, hashed.
 pub fn ja4(hello: &ClientHello<'_>) -> Ja4 {
-    hashed(hello, Order::Sorted)
+    hashed(hello, Order::Sorted, None)
 }
 
 /// `ja4_o`: wire-order lists (server_name and ALPN included), hashed.
 pub fn ja4_o(hello: &ClientHello<'_>) -> Ja4 {
-    hashed(hello, Order::Original)
+    hashed(hello, Order::Original, None)
+}
+
+/// [`ja4`], taking the list digests from `memo` when it holds them (the
+/// same result; see [`DigestMemo`]).
+pub fn ja4_memoized(hello: &ClientHello<'_>, memo: &mut DigestMemo) -> Ja4 {
+    hashed(hello, Order::Sorted, Some(memo))
+}
+
+/// [`ja4_o`] through `memo`.
+pub fn ja4_o_memoized(hello: &ClientHello<'_>, memo: &mut DigestMemo) -> Ja4 {
+    hashed(hello, Order::Original, Some(memo))
 }
 
 /// Appends `ja4_r`, the sorted lists in clear, to `out`.
@@ -101,7 +113,7 @@ fn write_prefix_counted(
 /// what a server computes per connection (`$sift_ja4`), and formatting was
 /// most of their cost. The `_r` forms below share the lists' definitions
 /// and are checked against the same vectors.
-fn hashed(hello: &ClientHello<'_>, order: Order) -> Ja4 {
+fn hashed(hello: &ClientHello<'_>, order: Order, mut memo: Option<&mut DigestMemo>) -> Ja4 {
     // `a` (10) _ `b` (12) _ `c` (12); an empty list hashes to all zeros.
     let mut out = [b'0'; 36];
     copy_into(&mut out, 10, b"_");
@@ -112,9 +124,12 @@ fn hashed(hello: &ClientHello<'_>, order: Order) -> Ja4 {
     let mut suites = [0; MAX_CIPHER_SUITES];
     let suites = listed(&mut suites, ciphers(hello), order);
     if !suites.is_empty() {
-        let mut hasher = Sha256::new();
-        hash_hex_list(&mut hasher, suites, None);
-        copy_into(&mut out, 11, &first12_hex(hasher));
+        let compute = || list_digest(suites, &[]);
+        let digest = match memo.as_deref_mut() {
+            Some(memo) => memo.digest(memo_tag(order, 0, 0), suites, compute),
+            None => compute(),
+        };
+        copy_into(&mut out, 11, &digest);
     }
     // `a` counts every (non-GREASE) extension; the sorted `c` leaves out
     // server_name and ALPN.
@@ -130,12 +145,30 @@ fn hashed(hello: &ClientHello<'_>, order: Order) -> Ja4 {
         order,
     );
     if !types.is_empty() {
-        let mut hasher = Sha256::new();
-        hash_hex_list(&mut hasher, types, None);
-        if let Some(schemes) = hello.signature_algorithms() {
-            hash_signature_algorithms(&mut hasher, schemes.filter(|&scheme| !is_grease(scheme)));
-        }
-        copy_into(&mut out, 24, &first12_hex(hasher));
+        let schemes = hello
+            .signature_algorithms()
+            .into_iter()
+            .flatten()
+            .filter(|&scheme| !is_grease(scheme));
+        // The memo's key is both lists in one buffer, when they fit.
+        let mut key = [0u16; memo::MAX_KEY];
+        let gathered =
+            memo.and_then(|memo| Some((memo, gather(&mut key, types, schemes.clone())?)));
+        let digest = match gathered {
+            Some((memo, both)) => {
+                let (listed_types, listed_schemes) = both.split_at(types.len());
+                memo.digest(memo_tag(order, 1, types.len()), both, || {
+                    list_digest(listed_types, listed_schemes)
+                })
+            }
+            None => {
+                let mut hasher = Sha256::new();
+                hash_hex_list(&mut hasher, types, None);
+                hash_signature_algorithms(&mut hasher, schemes);
+                first12_hex(hasher)
+            }
+        };
+        copy_into(&mut out, 24, &digest);
     }
 
     let mut prefix = FixedWriter::new();
@@ -151,6 +184,40 @@ fn copy_into(out: &mut [u8; 36], at: usize, bytes: &[u8]) {
     if let Some(place) = out.get_mut(at..at.saturating_add(bytes.len())) {
         place.copy_from_slice(bytes);
     }
+}
+
+/// The digest of one list, or of the extensions and (after `_`, when
+/// there are any) the signature algorithms.
+fn list_digest(first: &[u16], after_underscore: &[u16]) -> [u8; HASH_LEN] {
+    let mut hasher = Sha256::new();
+    hash_hex_list(&mut hasher, first, None);
+    if !after_underscore.is_empty() {
+        hash_hex_list(&mut hasher, after_underscore, Some(b'_'));
+    }
+    first12_hex(hasher)
+}
+
+/// Separates the memo's keys: the form (sorted or wire order), which list
+/// (0: ciphers, 1: extensions then signature algorithms) and where the
+/// extensions end.
+fn memo_tag(order: Order, list: u32, split: usize) -> u32 {
+    let split = u32::try_from(split).unwrap_or(u32::MAX >> 2) & (u32::MAX >> 2);
+    u32::from(order == Order::Original) << 31 | list << 30 | split
+}
+
+/// `types` then `schemes` in `key`, or None when they do not fit.
+fn gather<'k>(
+    key: &'k mut [u16; memo::MAX_KEY],
+    types: &[u16],
+    schemes: impl Iterator<Item = u16>,
+) -> Option<&'k [u16]> {
+    key.get_mut(..types.len())?.copy_from_slice(types);
+    let mut len = types.len();
+    for scheme in schemes {
+        *key.get_mut(len)? = scheme;
+        len += 1;
+    }
+    key.get(..len)
 }
 
 /// Values formatted per [`hash_hex_list`] call: 64 x 5 bytes on the stack.

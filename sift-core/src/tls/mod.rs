@@ -51,6 +51,7 @@ mod error;
 mod hello;
 mod ja3;
 mod ja4;
+mod memo;
 mod reader;
 mod record;
 mod text;
@@ -65,7 +66,10 @@ pub use hello::{
     AlpnProtocols, ClientHello, Extensions, U16List, MAX_CIPHER_SUITES, MAX_EXTENSIONS,
 };
 pub use ja3::{ja3, write_ja3_string, Ja3Hash};
-pub use ja4::{ja4, ja4_o, ja4_prefix, write_ja4_r, write_ja4_ro, Ja4, Ja4Prefix};
+pub use ja4::{
+    ja4, ja4_memoized, ja4_o, ja4_o_memoized, ja4_prefix, write_ja4_r, write_ja4_ro, Ja4, Ja4Prefix,
+};
+pub use memo::DigestMemo;
 pub use record::{parse_client_hello, HelloOutcome, MAX_FRAGMENT_LEN};
 pub use text::Fingerprint;
 pub use transport::Transport;

@@ -945,3 +945,61 @@ fn fingerprints_are_ascii_and_fixed_length() {
         format!("{:?}", ja3(&hello).as_str())
     );
 }
+
+// ------------------------------------------------------------------ memo
+
+/// The signature_algorithms extension holding `schemes`.
+fn signature_algorithms_data(schemes: &[u16]) -> Vec<u8> {
+    let mut data = u16::try_from(schemes.len() * 2)
+        .unwrap()
+        .to_be_bytes()
+        .to_vec();
+    for scheme in schemes {
+        data.extend_from_slice(&scheme.to_be_bytes());
+    }
+    data
+}
+
+/// The memo answers exactly what JA4 computes: for one hello's extensions
+/// in two orders (the sorted form shares its entry, the wire-order form
+/// does not), for lists too long for a slot, and when the only difference
+/// is where the extensions end and the signature algorithms begin.
+#[test]
+fn memoized_ja4_matches_plain() {
+    let mut memo = DigestMemo::new();
+    let schemes = signature_algorithms_data(&[0x0403, 0x0804, GREASE_A, 0x0401]);
+    let forward = Builder::new()
+        .extension(0x000a, vec![0, 2, 0, 0x1d])
+        .extension(0x000d, schemes.clone())
+        .extension(0x002b, vec![2, 3, 4])
+        .extension(GREASE_B, vec![]);
+    let backward = Builder::new()
+        .extension(GREASE_B, vec![])
+        .extension(0x002b, vec![2, 3, 4])
+        .extension(0x000d, schemes)
+        .extension(0x000a, vec![0, 2, 0, 0x1d]);
+    let many_schemes: Vec<u16> = (0..200).map(|n| 0x0400 + n).collect();
+    let long = Builder::new().extension(0x000d, signature_algorithms_data(&many_schemes));
+    // Extensions {0x0403} then schemes {0x0804}, against extensions
+    // {0x0403, 0x0804} and no schemes: the same values, split differently.
+    let split_a = Builder::new()
+        .extension(0x0403, vec![])
+        .extension(0x000d, signature_algorithms_data(&[0x0804]));
+    let split_b = Builder::new()
+        .extension(0x0403, vec![])
+        .extension(0x0804, vec![])
+        .extension(0x000d, signature_algorithms_data(&[]));
+    for _ in 0..2 {
+        for builder in [&forward, &backward, &long, &split_a, &split_b] {
+            let hello = parse_body(builder).unwrap();
+            assert_eq!(ja4_memoized(&hello, &mut memo), ja4(&hello));
+            assert_eq!(ja4_o_memoized(&hello, &mut memo), ja4_o(&hello));
+        }
+    }
+    let (forward, backward) = (
+        parse_body(&forward).unwrap(),
+        parse_body(&backward).unwrap(),
+    );
+    assert_eq!(ja4(&forward), ja4(&backward));
+    assert_ne!(ja4_o(&forward), ja4_o(&backward));
+}

@@ -183,26 +183,36 @@ impl KeptHello {
 
     /// A derived value, computed on first use and cached.
     pub fn derived<'s>(&'s self, session: &Session<'s>, which: Derived) -> Result<&'s [u8]> {
-        let slot = match which {
-            Derived::Ja3 => return self.fingerprint(session, &self.ja3, tls::ja3),
-            Derived::Ja4 => return self.fingerprint(session, &self.ja4, ja4_memoized),
-            Derived::Ja4O => return self.fingerprint(session, &self.ja4_o, ja4_o_memoized),
-            Derived::Alpn => 0,
-            Derived::Ja3String => 1,
-            Derived::Ja4R => 2,
-            Derived::Ja4Ro => 3,
-        };
+        match which {
+            Derived::Ja3 => self.fingerprint(session, &self.ja3, tls::ja3),
+            Derived::Ja4 => self.fingerprint(session, &self.ja4, ja4_memoized),
+            Derived::Ja4O => self.fingerprint(session, &self.ja4_o, ja4_o_memoized),
+            Derived::Alpn => self.text(session, 0, |hello| alpn_list(session, hello)),
+            Derived::Ja3String => self.text(session, 1, |hello| {
+                formatted(session, |out| tls::write_ja3_string(hello, out))
+            }),
+            Derived::Ja4R => self.text(session, 2, |hello| {
+                formatted(session, |out| tls::write_ja4_r(hello, out))
+            }),
+            Derived::Ja4Ro => self.text(session, 3, |hello| {
+                formatted(session, |out| tls::write_ja4_ro(hello, out))
+            }),
+        }
+    }
+
+    /// A variable-length value in text slot `slot`, computed into the pool
+    /// on first use.
+    fn text<'s>(
+        &'s self,
+        session: &Session<'s>,
+        slot: usize,
+        compute: impl FnOnce(&ClientHello<'_>) -> Result<&'s [u8]>,
+    ) -> Result<&'s [u8]> {
         let slot = self.text.get(slot).ok_or(Error::NoMemory)?;
         if let Some(value) = slot.get() {
             return Ok(value.get(session));
         }
-        let hello = self.reparse(session)?;
-        let value = match which {
-            Derived::Ja3String => formatted(session, |out| tls::write_ja3_string(&hello, out))?,
-            Derived::Ja4R => formatted(session, |out| tls::write_ja4_r(&hello, out))?,
-            Derived::Ja4Ro => formatted(session, |out| tls::write_ja4_ro(&hello, out))?,
-            _ => alpn_list(session, &hello)?,
-        };
+        let value = compute(&self.reparse(session)?)?;
         slot.set(Some(session.keep(value)));
         Ok(value)
     }

@@ -124,11 +124,9 @@ fn hashed(hello: &ClientHello<'_>, order: Order, mut memo: Option<&mut DigestMem
     let mut suites = [0; MAX_CIPHER_SUITES];
     let suites = listed(&mut suites, ciphers(hello), order);
     if !suites.is_empty() {
-        let compute = || list_digest(suites, &[]);
-        let digest = match memo.as_deref_mut() {
-            Some(memo) => memo.digest(memo_tag(order, 0, 0), suites, compute),
-            None => compute(),
-        };
+        let digest = through_memo(memo.as_deref_mut(), memo_tag(order, 0, 0), suites, || {
+            list_digest(suites, &[])
+        });
         copy_into(&mut out, 11, &digest);
     }
     // `a` counts every (non-GREASE) extension; the sorted `c` leaves out
@@ -150,14 +148,13 @@ fn hashed(hello: &ClientHello<'_>, order: Order, mut memo: Option<&mut DigestMem
             .into_iter()
             .flatten()
             .filter(|&scheme| !is_grease(scheme));
-        // The memo's key is both lists in one buffer, when they fit.
-        let mut key = [0u16; memo::MAX_KEY];
-        let gathered =
-            memo.and_then(|memo| Some((memo, gather(&mut key, types, schemes.clone())?)));
-        let digest = match gathered {
-            Some((memo, both)) => {
+        // Both lists in one buffer (the memo's key) when they fit; longer
+        // ones are hashed as they are read.
+        let mut both = [0u16; memo::MAX_KEY];
+        let digest = match gather(&mut both, types, schemes.clone()) {
+            Some(both) => {
                 let (listed_types, listed_schemes) = both.split_at(types.len());
-                memo.digest(memo_tag(order, 1, types.len()), both, || {
+                through_memo(memo, memo_tag(order, 1, types.len()), both, || {
                     list_digest(listed_types, listed_schemes)
                 })
             }
@@ -183,6 +180,19 @@ fn hashed(hello: &ClientHello<'_>, order: Order, mut memo: Option<&mut DigestMem
 fn copy_into(out: &mut [u8; 36], at: usize, bytes: &[u8]) {
     if let Some(place) = out.get_mut(at..at.saturating_add(bytes.len())) {
         place.copy_from_slice(bytes);
+    }
+}
+
+/// `compute()`, or the memo's copy of it for `key` when there is a memo.
+fn through_memo(
+    memo: Option<&mut DigestMemo>,
+    tag: u32,
+    key: &[u16],
+    compute: impl FnOnce() -> [u8; HASH_LEN],
+) -> [u8; HASH_LEN] {
+    match memo {
+        Some(memo) => memo.digest(tag, key, compute),
+        None => compute(),
     }
 }
 

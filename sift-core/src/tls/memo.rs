@@ -17,7 +17,7 @@ pub const SLOTS: usize = 64;
 /// The longest list (values) a slot holds.
 pub const MAX_KEY: usize = 104;
 
-const EMPTY: u16 = u16::MAX;
+const EMPTY: usize = usize::MAX;
 
 /// Recent JA4 list digests. One per worker; see the module docs.
 pub struct DigestMemo {
@@ -29,7 +29,7 @@ struct Slot {
     /// What the list is (form, list, split point): see [`DigestMemo::digest`].
     tag: u32,
     /// How many values `key` holds, or [`EMPTY`].
-    len: u16,
+    len: usize,
     key: [u16; MAX_KEY],
     digest: [u8; 12],
 }
@@ -63,20 +63,16 @@ impl DigestMemo {
         values: &[u16],
         compute: impl FnOnce() -> [u8; 12],
     ) -> [u8; 12] {
-        let Ok(len) = u16::try_from(values.len()) else {
-            return compute();
-        };
-        if values.len() > MAX_KEY {
-            return compute();
-        }
+        let len = values.len();
         let Some(slot) = self.slots.get_mut(slot_index(tag, values)) else {
             return compute();
         };
-        if slot.len == len && slot.tag == tag && slot.key.get(..values.len()) == Some(values) {
+        if slot.len == len && slot.tag == tag && slot.key.get(..len) == Some(values) {
             return slot.digest;
         }
         let digest = compute();
-        if let Some(place) = slot.key.get_mut(..values.len()) {
+        // A key longer than a slot does not fit here and is not kept.
+        if let Some(place) = slot.key.get_mut(..len) {
             place.copy_from_slice(values);
             slot.len = len;
             slot.tag = tag;
@@ -91,14 +87,14 @@ impl DigestMemo {
 fn slot_index(tag: u32, values: &[u16]) -> usize {
     const K: u64 = 0x9e37_79b9_7f4a_7c15;
     let mut hash = u64::from(tag).wrapping_mul(K);
-    let mut pairs = values.chunks_exact(4);
-    for four in &mut pairs {
+    let mut quads = values.chunks_exact(4);
+    for four in &mut quads {
         let word = four
             .iter()
             .fold(0u64, |word, &value| word << 16 | u64::from(value));
         hash = (hash.rotate_left(23) ^ word).wrapping_mul(K);
     }
-    for &value in pairs.remainder() {
+    for &value in quads.remainder() {
         hash = (hash.rotate_left(23) ^ u64::from(value)).wrapping_mul(K);
     }
     (hash >> (64 - SLOTS.trailing_zeros())) as usize

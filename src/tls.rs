@@ -6,7 +6,7 @@
 use std::cell::{Cell, OnceCell, RefCell};
 
 use sift_core::slice::{rebase, subslice_range};
-use sift_core::tls::{self, ClientHello, DigestMemo, Fingerprint, HelloOutcome, Transport};
+use sift_core::tls::{self, ClientHello, Fingerprint, HelloOutcome, Ja4Memo, Transport};
 
 use ngx_stream::{Error, Result, Session, SessionBytes};
 
@@ -86,10 +86,11 @@ thread_local! {
     static SCRATCH: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
     /// Formatting space for the raw (`_string`, `_r`) fingerprints.
     static TEXT: RefCell<String> = const { RefCell::new(String::new()) };
-    /// Recent JA4 list digests (about 14 KB, allocated on the worker's
-    /// first JA4): most of JA4's cost is SHA-256, and a worker sees few
-    /// distinct lists.
-    static JA4_MEMO: RefCell<Option<DigestMemo>> = const { RefCell::new(None) };
+    /// Recent JA4s by their wire inputs and list digests (about 24 KB,
+    /// allocated on the worker's first JA4): a worker sees few distinct
+    /// clients, and a repeated one costs a walk and a lookup instead of a
+    /// parse, two sorts and two SHA-256 digests.
+    static JA4_MEMO: RefCell<Option<Ja4Memo>> = const { RefCell::new(None) };
 }
 
 /// Parses the bytes so far and, once decided, records the inspection in
@@ -184,9 +185,13 @@ impl KeptHello {
     /// A derived value, computed on first use and cached.
     pub fn derived<'s>(&'s self, session: &Session<'s>, which: Derived) -> Result<&'s [u8]> {
         match which {
-            Derived::Ja3 => self.fingerprint(session, &self.ja3, tls::ja3),
-            Derived::Ja4 => self.fingerprint(session, &self.ja4, ja4_memoized),
-            Derived::Ja4O => self.fingerprint(session, &self.ja4_o, ja4_o_memoized),
+            Derived::Ja3 => self.fingerprint(&self.ja3, || Ok(tls::ja3(&self.reparse(session)?))),
+            Derived::Ja4 => self.fingerprint(&self.ja4, || {
+                self.ja4_memoized(session, tls::ja4_from_body, tls::ja4)
+            }),
+            Derived::Ja4O => self.fingerprint(&self.ja4_o, || {
+                self.ja4_memoized(session, tls::ja4_o_from_body, tls::ja4_o)
+            }),
             Derived::Alpn => self.text(session, 0, |hello| alpn_list(session, hello)),
             Derived::Ja3String => self.text(session, 1, |hello| {
                 formatted(session, |out| tls::write_ja3_string(hello, out))
@@ -219,43 +224,51 @@ impl KeptHello {
 
     fn fingerprint<'s, const N: usize>(
         &'s self,
-        session: &Session<'s>,
         cell: &'s OnceCell<Fingerprint<N>>,
-        compute: fn(&ClientHello<'_>) -> Fingerprint<N>,
+        compute: impl FnOnce() -> Result<Fingerprint<N>>,
     ) -> Result<&'s [u8]> {
         if let Some(done) = cell.get() {
             return Ok(done.as_bytes());
         }
-        let hello = self.reparse(session)?;
-        Ok(cell.get_or_init(|| compute(&hello)).as_bytes())
+        let value = compute()?;
+        Ok(cell.get_or_init(|| value).as_bytes())
+    }
+
+    /// A JA4 form through the worker's memo (`memoized`), or computed from
+    /// the hello parsed again (`plain`) if the memo is in use (it never is:
+    /// sessions do not compute fingerprints inside one another).
+    fn ja4_memoized(
+        &self,
+        session: &Session<'_>,
+        memoized: fn(&[u8], Transport, &mut Ja4Memo) -> Result<tls::Ja4, tls::MalformedReason>,
+        plain: fn(&ClientHello<'_>) -> tls::Ja4,
+    ) -> Result<tls::Ja4> {
+        let body = self.body.get(session);
+        let found = JA4_MEMO.with(|cell| {
+            let mut memo = cell.try_borrow_mut().ok()?;
+            Some(memoized(
+                body,
+                self.transport,
+                memo.get_or_insert_with(Ja4Memo::new),
+            ))
+        });
+        match found {
+            Some(value) => value.map_err(|_| kept_hello_unparsable()),
+            None => Ok(plain(&self.reparse(session)?)),
+        }
     }
 
     /// Parsed before, so this cannot fail; it is cheaper to walk the body
     /// again than to keep every field for the rare fingerprint.
     fn reparse<'s>(&self, session: &Session<'s>) -> Result<ClientHello<'s>> {
         Ok(ClientHello::parse(self.body.get(session))
-            .map_err(|_| Error::Invalid(String::from("kept ClientHello no longer parses")))?
+            .map_err(|_| kept_hello_unparsable())?
             .with_transport(self.transport))
     }
 }
 
-/// `ja4` through the worker's memo.
-fn ja4_memoized(hello: &ClientHello<'_>) -> tls::Ja4 {
-    with_memo(|memo| tls::ja4_memoized(hello, memo)).unwrap_or_else(|| tls::ja4(hello))
-}
-
-/// `ja4_o` through the worker's memo.
-fn ja4_o_memoized(hello: &ClientHello<'_>) -> tls::Ja4 {
-    with_memo(|memo| tls::ja4_o_memoized(hello, memo)).unwrap_or_else(|| tls::ja4_o(hello))
-}
-
-/// Runs `f` with the worker's memo; None if it is already in use (it never
-/// is: sessions do not compute fingerprints inside one another).
-fn with_memo<R>(f: impl FnOnce(&mut DigestMemo) -> R) -> Option<R> {
-    JA4_MEMO.with(|cell| {
-        let mut memo = cell.try_borrow_mut().ok()?;
-        Some(f(memo.get_or_insert_with(DigestMemo::new)))
-    })
+fn kept_hello_unparsable() -> Error {
+    Error::Invalid(String::from("kept ClientHello no longer parses"))
 }
 
 /// ALPN names in wire order, comma-separated (like `$ssl_preread_alpn_protocols`).

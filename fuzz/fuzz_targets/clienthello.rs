@@ -21,12 +21,13 @@ use sift_core::testing::{frame_records, handshake_bytes, HelloSummary};
 use std::cell::RefCell;
 
 use sift_core::tls::{
-    ja4_memoized, ja4_o_memoized, ja4_prefix, parse_client_hello, version_name, ClientHello,
-    DigestMemo, HelloOutcome,
+    ja4_from_body, ja4_memoized, ja4_o_from_body, ja4_o_memoized, ja4_prefix, parse_client_hello,
+    version_name, ClientHello, DigestMemo, HelloOutcome, Ja4Memo,
 };
 
 thread_local! {
     static MEMO: RefCell<DigestMemo> = RefCell::new(DigestMemo::new());
+    static HELLO_MEMO: RefCell<Ja4Memo> = RefCell::new(Ja4Memo::new());
 }
 
 type Summary = HelloSummary;
@@ -55,6 +56,15 @@ fn check_formats(hello: &ClientHello<'_>, summary: &Summary) {
         let mut memo = memo.borrow_mut();
         assert_eq!(ja4_memoized(hello, &mut memo).as_str(), summary.ja4);
         assert_eq!(ja4_o_memoized(hello, &mut memo).as_str(), summary.ja4_o);
+    });
+    HELLO_MEMO.with(|memo| {
+        let mut memo = memo.borrow_mut();
+        let (body, transport) = (hello.body(), hello.transport());
+        let ja4 = ja4_from_body(body, transport, &mut memo).expect("a parsed body parses again");
+        assert_eq!(ja4.as_str(), summary.ja4);
+        let ja4_o =
+            ja4_o_from_body(body, transport, &mut memo).expect("a parsed body parses again");
+        assert_eq!(ja4_o.as_str(), summary.ja4_o);
     });
     for raw in [&summary.ja4_r, &summary.ja4_ro] {
         assert!(raw.starts_with(&prefix));

@@ -13,7 +13,8 @@
 use serde_json::Value;
 use sift_core::testing::{decode_hex, frame_records, handshake_bytes, HelloSummary};
 use sift_core::tls::{
-    ja4, ja4_memoized, ja4_o, ja4_o_memoized, parse_client_hello, DigestMemo, HelloOutcome,
+    ja4, ja4_from_body, ja4_memoized, ja4_o, ja4_o_from_body, ja4_o_memoized, parse_client_hello,
+    DigestMemo, HelloOutcome, Ja4Memo, Transport,
 };
 
 const FOXIO: &str = include_str!("../testdata/tls/tls-clienthello-foxio.json");
@@ -167,10 +168,12 @@ fn captured_real_clients() {
 
 /// The memoized JA4 forms give exactly the plain ones for every vector,
 /// through one memo shared by all 150-odd hellos (more than its slots, so
-/// slots are taken over), on a cold pass and again on a warm one.
+/// slots are taken over), on a cold pass and again on a warm one; and so
+/// do the forms computed from a kept body through [`Ja4Memo`].
 #[test]
 fn memoized_fingerprints_match_for_every_vector() {
     let mut memo = DigestMemo::new();
+    let mut hellos = Ja4Memo::new();
     let mut checked = 0;
     for pass in ["cold", "warm"] {
         for json in [FOXIO, SALESFORCE, CAPTURED] {
@@ -192,6 +195,21 @@ fn memoized_fingerprints_match_for_every_vector() {
                     ja4_o(&hello),
                     "{pass} {name}"
                 );
+                // From the kept body, through the wire-input memo, as the
+                // module computes it, for either transport.
+                for transport in [Transport::Tcp, Transport::Quic] {
+                    let marked = hello.with_transport(transport);
+                    assert_eq!(
+                        ja4_from_body(hello.body(), transport, &mut hellos),
+                        Ok(ja4(&marked)),
+                        "{pass} {name} {transport:?}"
+                    );
+                    assert_eq!(
+                        ja4_o_from_body(hello.body(), transport, &mut hellos),
+                        Ok(ja4_o(&marked)),
+                        "{pass} {name} {transport:?}"
+                    );
+                }
                 checked += 1;
             }
         }

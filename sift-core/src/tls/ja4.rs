@@ -19,11 +19,13 @@ use core::fmt::{self, Write};
 
 use sha2::{Digest, Sha256};
 
+use super::error::MalformedReason;
 use super::hello::{ClientHello, MAX_CIPHER_SUITES, MAX_EXTENSIONS};
-use super::memo::{self, DigestMemo};
+use super::memo::{self, DigestMemo, Ja4Memo};
 use super::text::{
     hex4, hex_digit, write_decimal, write_hex4, write_joined, Fingerprint, FixedWriter,
 };
+use super::transport::Transport;
 use super::values::{extension, is_grease, version};
 
 /// A hashed JA4 (`ja4` or `ja4_o`): always 36 ASCII characters.
@@ -63,6 +65,51 @@ pub fn ja4_memoized(hello: &ClientHello<'_>, memo: &mut DigestMemo) -> Ja4 {
 /// [`ja4_o`] through `memo`.
 pub fn ja4_o_memoized(hello: &ClientHello<'_>, memo: &mut DigestMemo) -> Ja4 {
     hashed(hello, Order::Original, Some(memo))
+}
+
+/// `ja4` of a hello kept as its body (what [`ClientHello::body`] returns
+/// for a hello that parsed), through a worker's memos: a hello without
+/// GREASE seen before is answered from its wire inputs without being
+/// parsed again. The same result as `ja4(&ClientHello::parse(body)?)`;
+/// for a body that does not parse, an error or (on a memo hit) the JA4 of
+/// the hello whose inputs it repeats, never a panic.
+pub fn ja4_from_body(
+    body: &[u8],
+    transport: Transport,
+    memo: &mut Ja4Memo,
+) -> Result<Ja4, MalformedReason> {
+    from_body(body, transport, Order::Sorted, memo)
+}
+
+/// [`ja4_o`] of a hello kept as its body; see [`ja4_from_body`].
+pub fn ja4_o_from_body(
+    body: &[u8],
+    transport: Transport,
+    memo: &mut Ja4Memo,
+) -> Result<Ja4, MalformedReason> {
+    from_body(body, transport, Order::Original, memo)
+}
+
+fn from_body(
+    body: &[u8],
+    transport: Transport,
+    order: Order,
+    memo: &mut Ja4Memo,
+) -> Result<Ja4, MalformedReason> {
+    let form = u8::from(order == Order::Original);
+    let Ja4Memo { hellos, lists, key } = memo;
+    let keyed = key.fill(body, transport).is_some();
+    if keyed {
+        if let Some(found) = hellos.get(form, key) {
+            return Ok(found);
+        }
+    }
+    let hello = ClientHello::parse(body)?.with_transport(transport);
+    let value = hashed(&hello, order, Some(lists));
+    if keyed {
+        hellos.insert(form, key, value);
+    }
+    Ok(value)
 }
 
 /// Appends `ja4_r`, the sorted lists in clear, to `out`.

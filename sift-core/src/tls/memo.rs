@@ -1,4 +1,6 @@
-//! A per-worker memo of JA4's list digests.
+//! Per-worker memos for JA4: [`Ja4Memo`] holds finished fingerprints by
+//! their exact wire inputs ([`HelloKey`]) in front of [`DigestMemo`], the
+//! list digests by the exact lists hashed.
 //!
 //! JA4 hashes two lists per hello with SHA-256, and that is most of its
 //! cost (about 0.4 µs of 0.5 on a 517-byte hello, with SHA-NI). Clients of
@@ -11,6 +13,10 @@
 //! Fixed size: [`SLOTS`] slots of up to [`MAX_KEY`] values each (about 14
 //! KB), direct-mapped; a new key takes its slot from the old one. Longer
 //! lists bypass it.
+
+use super::hello_key::{HelloKey, MAX_HELLO_KEY};
+use super::ja4::Ja4;
+use super::text::Fingerprint;
 
 /// Slots in the table (a power of two).
 pub const SLOTS: usize = 64;
@@ -82,22 +88,138 @@ impl DigestMemo {
     }
 }
 
-/// A multiply-rotate hash of the tag and values: cheap, and spread enough
-/// for a 64-slot table (the key is compared in full on a hit).
+/// A worker's JA4 memos: finished fingerprints of hellos without GREASE,
+/// keyed by their exact wire inputs (a hit costs a walk of the extension
+/// headers, a hash and a comparison: no parse, no sort, no digest), in
+/// front of the list-digest memo that every hello goes through on a miss.
+/// About 24 KB, allocated once.
+pub struct Ja4Memo {
+    pub(crate) hellos: HelloMemo,
+    pub(crate) lists: DigestMemo,
+    /// The key being looked up, reused so it is not zeroed per hello.
+    pub(crate) key: HelloKey,
+}
+
+impl Default for Ja4Memo {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Ja4Memo {
+    /// Empty memos.
+    pub fn new() -> Self {
+        Self {
+            hellos: HelloMemo::new(),
+            lists: DigestMemo::new(),
+            key: HelloKey::new(),
+        }
+    }
+}
+
+/// Slots in the table of finished fingerprints (a power of two): one per
+/// recent client build and form; direct-mapped like [`DigestMemo`].
+pub const HELLO_SLOTS: usize = 32;
+
+/// Finished fingerprints by [`HelloKey`] and form.
+pub(crate) struct HelloMemo {
+    slots: Vec<HelloSlot>,
+}
+
+#[derive(Clone)]
+struct HelloSlot {
+    form: u8,
+    /// How many bytes `key` holds, or [`EMPTY`].
+    len: usize,
+    key: [u8; MAX_HELLO_KEY],
+    value: Ja4,
+}
+
+impl HelloMemo {
+    fn new() -> Self {
+        let empty = HelloSlot {
+            form: 0,
+            len: EMPTY,
+            key: [0; MAX_HELLO_KEY],
+            value: Fingerprint::ZEROS,
+        };
+        Self {
+            slots: vec![empty; HELLO_SLOTS],
+        }
+    }
+
+    /// The fingerprint of form `form` remembered under exactly `key`.
+    pub(crate) fn get(&self, form: u8, key: &HelloKey) -> Option<Ja4> {
+        let key = key.as_bytes();
+        let slot = self.slots.get(hello_slot_index(form, key))?;
+        (slot.len == key.len() && slot.form == form && slot.key.get(..key.len()) == Some(key))
+            .then_some(slot.value)
+    }
+
+    /// Remembers `value` under `key` and `form`, in place of whatever held
+    /// that slot.
+    pub(crate) fn insert(&mut self, form: u8, key: &HelloKey, value: Ja4) {
+        let key = key.as_bytes();
+        let Some(slot) = self.slots.get_mut(hello_slot_index(form, key)) else {
+            return;
+        };
+        if let Some(place) = slot.key.get_mut(..key.len()) {
+            place.copy_from_slice(key);
+            slot.len = key.len();
+            slot.form = form;
+            slot.value = value;
+        }
+    }
+}
+
+/// [`SlotHash`] of the form and the key's bytes, eight at a time.
+fn hello_slot_index(form: u8, key: &[u8]) -> usize {
+    let mut hash = SlotHash::new(u64::from(form));
+    let mut words = key.chunks_exact(8);
+    for word in &mut words {
+        hash.add(word.try_into().map(u64::from_le_bytes).unwrap_or_default());
+    }
+    for &byte in words.remainder() {
+        hash.add(u64::from(byte));
+    }
+    hash.slot(HELLO_SLOTS)
+}
+
+/// [`SlotHash`] of the tag and values, four values at a time.
 fn slot_index(tag: u32, values: &[u16]) -> usize {
-    const K: u64 = 0x9e37_79b9_7f4a_7c15;
-    let mut hash = u64::from(tag).wrapping_mul(K);
+    let mut hash = SlotHash::new(u64::from(tag));
     let mut quads = values.chunks_exact(4);
     for four in &mut quads {
-        let word = four
-            .iter()
-            .fold(0u64, |word, &value| word << 16 | u64::from(value));
-        hash = (hash.rotate_left(23) ^ word).wrapping_mul(K);
+        hash.add(
+            four.iter()
+                .fold(0u64, |word, &value| word << 16 | u64::from(value)),
+        );
     }
     for &value in quads.remainder() {
-        hash = (hash.rotate_left(23) ^ u64::from(value)).wrapping_mul(K);
+        hash.add(u64::from(value));
     }
-    (hash >> (64 - SLOTS.trailing_zeros())) as usize
+    hash.slot(SLOTS)
+}
+
+/// A multiply-rotate hash: cheap, and spread enough for a small
+/// direct-mapped table whose keys are compared in full on a hit.
+struct SlotHash(u64);
+
+impl SlotHash {
+    const K: u64 = 0x9e37_79b9_7f4a_7c15;
+
+    fn new(tag: u64) -> Self {
+        Self(tag.wrapping_mul(Self::K))
+    }
+
+    fn add(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(23) ^ word).wrapping_mul(Self::K);
+    }
+
+    /// The slot among `slots` (a power of two).
+    fn slot(self, slots: usize) -> usize {
+        self.0.checked_shr(64 - slots.trailing_zeros()).unwrap_or(0) as usize
+    }
 }
 
 #[cfg(test)]

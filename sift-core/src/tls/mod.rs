@@ -49,6 +49,7 @@
 
 mod error;
 mod hello;
+mod hello_key;
 mod ja3;
 mod ja4;
 mod memo;
@@ -67,9 +68,10 @@ pub use hello::{
 };
 pub use ja3::{ja3, write_ja3_string, Ja3Hash};
 pub use ja4::{
-    ja4, ja4_memoized, ja4_o, ja4_o_memoized, ja4_prefix, write_ja4_r, write_ja4_ro, Ja4, Ja4Prefix,
+    ja4, ja4_from_body, ja4_memoized, ja4_o, ja4_o_from_body, ja4_o_memoized, ja4_prefix,
+    write_ja4_r, write_ja4_ro, Ja4, Ja4Prefix,
 };
-pub use memo::DigestMemo;
+pub use memo::{DigestMemo, Ja4Memo};
 pub use record::{parse_client_hello, HelloOutcome, MAX_FRAGMENT_LEN};
 pub use text::Fingerprint;
 pub use transport::Transport;

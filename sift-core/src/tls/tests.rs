@@ -2,6 +2,7 @@
 //! record layer and of the body parser, capacity handling, GREASE,
 //! duplicates and the fingerprint corner cases the vectors do not reach.
 
+use super::hello_key::HelloKey;
 use super::*;
 use sha2::{Digest, Sha256};
 
@@ -1002,4 +1003,175 @@ fn memoized_ja4_matches_plain() {
     );
     assert_eq!(ja4(&forward), ja4(&backward));
     assert_ne!(ja4_o(&forward), ja4_o(&backward));
+}
+
+/// A hello without GREASE (curl's shape) and variants that each change one
+/// JA4 input: a transport, the legacy version, the cipher suites, the
+/// extension order, and the contents of supported_versions, ALPN and
+/// signature_algorithms; plus changes JA4 ignores (session ID, key share).
+fn wire_input_variants() -> Vec<(&'static str, Builder, Transport)> {
+    let alpn = |names: &[&[u8]]| {
+        let mut list = Vec::new();
+        for name in names {
+            list.push(name.len() as u8);
+            list.extend_from_slice(name);
+        }
+        let mut data = (list.len() as u16).to_be_bytes().to_vec();
+        data.extend_from_slice(&list);
+        data
+    };
+    let shape = |versions: Vec<u8>, protocols: &[&[u8]], schemes: &[u16], share: u8| {
+        Builder::new()
+            .extension(0x0000, vec![0, 6, 0, 0, 3, b'a', b'.', b'b'])
+            .extension(0x0010, alpn(protocols))
+            .extension(0x002b, versions)
+            .extension(0x000d, signature_algorithms_data(schemes))
+            .extension(0x0033, vec![0, 5, 0, 0x1d, 0, 1, share])
+    };
+    let base = || {
+        shape(
+            vec![4, 3, 4, 3, 3],
+            &[b"h2", b"http/1.1"],
+            &[0x0403, 0x0804],
+            1,
+        )
+    };
+    let mut older = base();
+    older.version = 0x0301;
+    let mut fewer_ciphers = base();
+    fewer_ciphers.ciphers.pop();
+    let mut other_session = base();
+    other_session.session_id = vec![9; 32];
+    let mut reordered = base();
+    reordered.extensions.as_mut().unwrap().swap(1, 3);
+    vec![
+        ("base", base(), Transport::Tcp),
+        ("quic", base(), Transport::Quic),
+        ("legacy version", older, Transport::Tcp),
+        ("ciphers", fewer_ciphers, Transport::Tcp),
+        ("order", reordered, Transport::Tcp),
+        (
+            "versions",
+            shape(vec![2, 3, 3], &[b"h2", b"http/1.1"], &[0x0403, 0x0804], 1),
+            Transport::Tcp,
+        ),
+        (
+            "alpn",
+            shape(
+                vec![4, 3, 4, 3, 3],
+                &[b"http/1.1", b"h2"],
+                &[0x0403, 0x0804],
+                1,
+            ),
+            Transport::Tcp,
+        ),
+        (
+            "schemes",
+            shape(
+                vec![4, 3, 4, 3, 3],
+                &[b"h2", b"http/1.1"],
+                &[0x0804, 0x0403],
+                1,
+            ),
+            Transport::Tcp,
+        ),
+        ("session id", other_session, Transport::Tcp),
+        (
+            "key share",
+            shape(
+                vec![4, 3, 4, 3, 3],
+                &[b"h2", b"http/1.1"],
+                &[0x0403, 0x0804],
+                2,
+            ),
+            Transport::Tcp,
+        ),
+    ]
+}
+
+/// JA4 from a kept body through the memos is exactly JA4 of the parsed
+/// hello, for every variant, in one memo, cold and warm; variants that
+/// differ in a JA4 input get different keys, variants that differ elsewhere
+/// share one.
+#[test]
+fn ja4_from_body_matches_plain() {
+    let mut memo = Ja4Memo::new();
+    let variants = wire_input_variants();
+    for pass in ["cold", "warm"] {
+        for (name, builder, transport) in &variants {
+            let body = builder.body();
+            let hello = ClientHello::parse(&body)
+                .unwrap()
+                .with_transport(*transport);
+            let from_body = ja4_from_body(&body, *transport, &mut memo).unwrap();
+            assert_eq!(from_body, ja4(&hello), "{pass} {name}");
+            let from_body = ja4_o_from_body(&body, *transport, &mut memo).unwrap();
+            assert_eq!(from_body, ja4_o(&hello), "{pass} {name}");
+        }
+    }
+    let key = |index: usize| {
+        let (_, builder, transport) = &variants[index];
+        key_of(&builder.body(), *transport).unwrap()
+    };
+    let keys: Vec<Vec<u8>> = (0..variants.len()).map(key).collect();
+    for (i, a) in keys.iter().enumerate().take(8) {
+        for (j, b) in keys.iter().enumerate().take(8).skip(i + 1) {
+            assert_ne!(a, b, "{} and {}", variants[i].0, variants[j].0);
+        }
+    }
+    assert_eq!(keys[0], keys[8], "session ID");
+    assert_eq!(keys[0], keys[9], "key share");
+}
+
+/// Hellos with GREASE get no key (their lists change per connection) and
+/// still get their exact JA4 through the list-digest memo; a hit is served
+/// from the wire inputs alone (the body after them is not parsed again).
+#[test]
+fn hello_keys_skip_grease_and_hits_skip_the_parse() {
+    let mut grease_cipher = Builder::new().extension(0x000d, signature_algorithms_data(&[0x0403]));
+    grease_cipher.ciphers.insert(0, GREASE_A);
+    let grease_extension = Builder::new().extension(GREASE_B, vec![]);
+    let mut memo = Ja4Memo::new();
+    for builder in [grease_cipher, grease_extension] {
+        let body = builder.body();
+        assert!(key_of(&body, Transport::Tcp).is_none());
+        let hello = ClientHello::parse(&body).unwrap();
+        assert_eq!(
+            ja4_from_body(&body, Transport::Tcp, &mut memo).unwrap(),
+            ja4(&hello)
+        );
+    }
+    assert!(key_of(&[3, 3, 0], Transport::Tcp).is_none(), "truncated");
+    let mut huge = Builder::new();
+    huge.ciphers = (0x0100..0x0200).collect();
+    assert!(
+        key_of(&huge.body(), Transport::Tcp).is_none(),
+        "key too long"
+    );
+
+    // A server_name extension that does not parse: the body is malformed,
+    // but its JA4 inputs repeat the base hello's.
+    let (_, base, _) = &wire_input_variants()[0];
+    let mut broken = base.clone();
+    broken.extensions.as_mut().unwrap()[0].1 = vec![0xff];
+    let broken = broken.body();
+    assert!(ClientHello::parse(&broken).is_err());
+    let mut cold = Ja4Memo::new();
+    assert!(
+        ja4_from_body(&broken, Transport::Tcp, &mut cold).is_err(),
+        "miss: parsed"
+    );
+    let base_ja4 = ja4_from_body(&base.body(), Transport::Tcp, &mut cold).unwrap();
+    assert_eq!(
+        ja4_from_body(&broken, Transport::Tcp, &mut cold),
+        Ok(base_ja4),
+        "hit: not parsed"
+    );
+}
+
+/// The wire-input key of a body, if it gets one.
+fn key_of(body: &[u8], transport: Transport) -> Option<Vec<u8>> {
+    let mut key = HelloKey::new();
+    key.fill(body, transport)?;
+    Some(key.as_bytes().to_vec())
 }

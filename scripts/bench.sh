@@ -10,9 +10,10 @@
 #   scripts/bench.sh 4s --rounds 20 --profile --cases sift_sni,sift_rules,sift_sni_twin
 #                                   # the rules target, with CPU attribution
 #   scripts/bench.sh --instructions [N] --cases ssl_preread,sift_sni,sift_ja4
-#                                   # user-space instructions per connection
-#                                   # (callgrind, N connections per case and
-#                                   # payload, default 500): deterministic
+#                                   # user-space instructions and lines of
+#                                   # code per connection (callgrind, N
+#                                   # connections per case and payload,
+#                                   # default 500): deterministic
 #
 # Options: DURATION (first argument, e.g. 10s), --rounds N (default 3),
 # --warmup D (default 2s), --concurrency N (default 64), --cases a,b,...,
@@ -529,7 +530,7 @@ done
 if [ "$instructions" -gt 0 ]; then
     command -v valgrind > /dev/null || { echo "bench: --instructions needs valgrind" >&2; exit 1; }
     rm -f "$prefix"/results/callgrind.out*
-    valgrind --tool=callgrind --callgrind-out-file="$prefix/results/callgrind.out" \
+    valgrind --tool=callgrind --dump-instr=yes --callgrind-out-file="$prefix/results/callgrind.out" \
         "$nginx" -p "$prefix" -c conf/nginx.conf -g "master_process off; daemon off;" \
         > "$prefix/logs/valgrind.log" 2>&1 &
     vg=$!
@@ -540,7 +541,7 @@ if [ "$instructions" -gt 0 ]; then
         sleep 0.2
     done
     say "instructions per connection (callgrind), $instructions connections per case and payload"
-    printf '| case | payload | instructions per connection | answer |\n| --- | --- | ---: | --- |\n' | tee "$prefix/results/instructions.md"
+    printf '| case | payload | instructions per connection | code lines per connection (all, sift) | answer |\n| --- | --- | ---: | ---: | --- |\n' | tee "$prefix/results/instructions.md"
     for p in "${payloads[@]}"; do
         IFS='|' read -r pname pfile psni <<< "$p"
         for c in "${cases[@]}"; do
@@ -572,8 +573,14 @@ PY
             callgrind_control -d "$vg" > /dev/null 2>&1
             dump=$(ls -t "$prefix"/results/callgrind.out* | head -1)
             per=$(awk -v n="$instructions" '/^totals:/ { printf "%.0f", $2 / n }' "$dump")
+            # Distinct 64-byte lines of code run on every connection (see
+            # bench/code_lines.py): what each connection brings into the
+            # instruction cache.
+            lines=$(python3 bench/code_lines.py "$instructions" "$dump" | awk '
+                / in all$/ { all = $1 } /ngx_stream_sift_module/ { sift = $1 }
+                END { printf "%d, %d", all, sift }')
             case "$answer" in "${expect//@SNI@/$psni}"*) ;; *) answer="$answer (expected ${expect//@SNI@/$psni})" ;; esac
-            printf '| %s | %s | %s | %s |\n' "$name" "$pname" "$per" "$answer" | tee -a "$prefix/results/instructions.md"
+            printf '| %s | %s | %s | %s | %s |\n' "$name" "$pname" "$per" "$lines" "$answer" | tee -a "$prefix/results/instructions.md"
         done
     done
     exit 0

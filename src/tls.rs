@@ -182,7 +182,9 @@ impl KeptHello {
         self.has_ech
     }
 
-    /// A derived value, computed on first use and cached.
+    /// A derived value, computed on first use and cached. Always inlined:
+    /// see `variables::derived`.
+    #[inline(always)]
     pub fn derived<'s>(&'s self, session: &Session<'s>, which: Derived) -> Result<&'s [u8]> {
         match which {
             Derived::Ja3 => self.fingerprint(&self.ja3, || Ok(tls::ja3(&self.reparse(session)?))),

@@ -98,16 +98,17 @@ fn from_body(
 ) -> Result<Ja4, MalformedReason> {
     let form = u8::from(order == Order::Original);
     let Ja4Memo { hellos, lists, key } = memo;
-    let keyed = key.fill(body, transport).is_some();
-    if keyed {
-        if let Some(found) = hellos.get(form, key) {
-            return Ok(found);
-        }
-    }
+    let miss = match key.fill(body, transport) {
+        Some(()) => match hellos.get(form, key) {
+            Ok(found) => return Ok(found),
+            Err(miss) => Some(miss),
+        },
+        None => None,
+    };
     let hello = ClientHello::parse(body)?.with_transport(transport);
     let value = hashed(&hello, order, Some(lists));
-    if keyed {
-        hellos.insert(form, key, value);
+    if let Some(miss) = miss {
+        hellos.insert(miss, form, key, value);
     }
     Ok(value)
 }

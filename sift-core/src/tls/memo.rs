@@ -148,19 +148,28 @@ impl HelloMemo {
         }
     }
 
-    /// The fingerprint of form `form` remembered under exactly `key`.
-    pub(crate) fn get(&self, form: u8, key: &HelloKey) -> Option<Ja4> {
+    /// The fingerprint of form `form` remembered under exactly `key`, or
+    /// the slot a miss would fill (so a miss hashes the key once).
+    pub(crate) fn get(&self, form: u8, key: &HelloKey) -> Result<Ja4, HelloMiss> {
         let key = key.as_bytes();
-        let slot = self.slots.get(hello_slot_index(form, key))?;
-        (slot.len == key.len() && slot.form == form && slot.key.get(..key.len()) == Some(key))
-            .then_some(slot.value)
+        let index = hello_slot_index(form, key);
+        match self.slots.get(index) {
+            Some(slot)
+                if slot.len == key.len()
+                    && slot.form == form
+                    && slot.key.get(..key.len()) == Some(key) =>
+            {
+                Ok(slot.value)
+            }
+            _ => Err(HelloMiss(index)),
+        }
     }
 
-    /// Remembers `value` under `key` and `form`, in place of whatever held
-    /// that slot.
-    pub(crate) fn insert(&mut self, form: u8, key: &HelloKey, value: Ja4) {
+    /// Remembers `value` under `key` and `form` in the slot `get` missed
+    /// (the same key and form), in place of whatever held it.
+    pub(crate) fn insert(&mut self, miss: HelloMiss, form: u8, key: &HelloKey, value: Ja4) {
         let key = key.as_bytes();
-        let Some(slot) = self.slots.get_mut(hello_slot_index(form, key)) else {
+        let Some(slot) = self.slots.get_mut(miss.0) else {
             return;
         };
         if let Some(place) = slot.key.get_mut(..key.len()) {
@@ -171,6 +180,9 @@ impl HelloMemo {
         }
     }
 }
+
+/// Where a [`HelloMemo::get`] missed: the only way to name a slot to insert.
+pub(crate) struct HelloMiss(usize);
 
 /// [`SlotHash`] of the form and the key's bytes, eight at a time.
 fn hello_slot_index(form: u8, key: &[u8]) -> usize {

@@ -152,17 +152,8 @@ quiet_apt() {   # apt/dpkg output, indented, without the progress noise
         -e '^Reading state information' -e '^debconf: delaying' || true; } | sed 's/^/  /'
 }
 
-free_port() {   # the first of N consecutive free TCP ports from a start
-    local start=$1 n=$2 p q busy
-    for ((p = start; p < start + 2000; p += n)); do
-        busy=0
-        for ((q = p; q < p + n; q++)); do
-            [ -z "$(ss -Htan "sport = :$q")" ] || { busy=1; break; }
-        done
-        [ "$busy" = 0 ] && { echo "$p"; return 0; }
-    done
-    fail "no $n free ports from $start"
-}
+# shellcheck source=lib/ports.sh
+. "$top/scripts/lib/ports.sh"
 
 stock_conf_is_pristine() {
     local want have
@@ -217,7 +208,7 @@ debian/tests/module-loads
 
 step "nginx started with the stock configuration plus a stream server using sift"
 if can_start_nginx; then
-    sport=$(free_port 18440 1)
+    sport=$(free_tcp_ports 18440 1) || fail "no free port for the stock configuration test"
     cat > "$work/nginx.conf" <<CONF
 # test-deb: Debian's stock configuration plus a stream server using sift.
 include /etc/nginx/nginx.conf;
@@ -245,7 +236,7 @@ CONF
 fi
 
 step "Test::Nginx suite (t/) against the installed module $so"
-port=$(free_port 19840 4)
+port=$(free_tcp_ports 19840 4) || fail "no free ports for the Test::Nginx suite"
 servroot=$out/servroot
 rm -rf "$servroot"
 (

@@ -22,6 +22,9 @@ use IO::Socket::INET;
 use JSON::PP qw(decode_json);
 use POSIX qw(WNOHANG);
 use Time::HiRes qw(sleep time);
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use SiftNginx ();
 
 my ($module) = grep { /ngx_stream_sift_module\.so$/ } split ' ', ($ENV{TEST_NGINX_LOAD_MODULES} // '');
 BAIL_OUT('TEST_NGINX_LOAD_MODULES names no sift module (run through scripts/prove.sh)') unless $module;
@@ -36,13 +39,7 @@ sub slurp {
     return <$fh>;
 }
 
-sub free_udp_port {
-    my $sock = IO::Socket::INET->new(Proto => 'udp', LocalAddr => '127.0.0.1', LocalPort => 0)
-        or die "no free port: $!";
-    return $sock->sockport;
-}
-
-my %port = map { $_ => free_udp_port() } qw(sift denied backend);
+my %port = map { $_ => SiftNginx::free_port('udp') } qw(sift denied backend);
 
 # The backend: records every datagram it receives, with the sender's port,
 # one line each: "PORT HEX".

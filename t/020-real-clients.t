@@ -17,6 +17,7 @@ use POSIX qw(WNOHANG);
 use Time::HiRes qw(sleep time);
 use lib 't/lib';
 use SiftTest ();
+use SiftNginx ();
 
 my ($module) = grep { /ngx_stream_sift_module\.so$/ } split ' ', ($ENV{TEST_NGINX_LOAD_MODULES} // '');
 BAIL_OUT('TEST_NGINX_LOAD_MODULES names no sift module (run through scripts/prove.sh)') unless $module;
@@ -32,12 +33,6 @@ my $nginx = $ENV{TEST_NGINX_BINARY} || '/usr/sbin/nginx';
 my $dir = tempdir('sift-clients-XXXX', TMPDIR => 1, CLEANUP => 1);
 chmod 0755, $dir;
 my @children;
-
-sub free_port {
-    my $sock = IO::Socket::INET->new(Listen => 1, LocalAddr => '127.0.0.1', LocalPort => 0)
-        or die "no free port: $!";
-    return $sock->sockport;
-}
 
 sub run_bg {
     my (@cmd) = @_;
@@ -75,7 +70,7 @@ sub capture {
     return ($? >> 8, $out);
 }
 
-my %port = map { $_ => free_port() } qw(sift http https ssh postgres redis mqtt banner default);
+my %port = map { $_ => SiftNginx::free_port() } qw(sift http https ssh postgres redis mqtt banner default);
 
 # --- the servers -----------------------------------------------------------
 

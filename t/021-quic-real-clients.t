@@ -35,6 +35,7 @@ use POSIX qw(WNOHANG setsid);
 use Time::HiRes qw(sleep time);
 use lib 't/lib';
 use SiftTest ();
+use SiftNginx ();
 
 my $t0 = time;
 my ($module) = grep { /ngx_stream_sift_module\.so$/ } split ' ', ($ENV{TEST_NGINX_LOAD_MODULES} // '');
@@ -67,12 +68,6 @@ my $dir = tempdir('sift-quic-XXXX', TMPDIR => 1, CLEANUP => 1);
 chmod 0755, $dir;
 mkdir "$dir/logs";
 my @children;
-
-sub free_udp_port {
-    my $sock = IO::Socket::INET->new(Proto => 'udp', LocalAddr => '127.0.0.1', LocalPort => 0)
-        or die "no free UDP port: $!";
-    return $sock->sockport;
-}
 
 sub slurp {
     my ($path) = @_;
@@ -133,7 +128,7 @@ sub json_lines {
     return map { decode_json($_) } grep { /\S/ } split /\n/, slurp($path);
 }
 
-my %port = map { $_ => free_udp_port() } qw(sift relay alpha beta sink);
+my %port = map { $_ => SiftNginx::free_port('udp') } qw(sift relay alpha beta sink);
 
 # --- the servers ------------------------------------------------------------
 

@@ -29,14 +29,32 @@ sub module {
     return $module;
 }
 
-# A loopback TCP (or, with 'udp', UDP) port free right now.
+# A loopback TCP (or, with 'udp', UDP) port free right now, never one
+# handed out before in this test. It is taken below Linux's ephemeral range
+# (ip_local_port_range): a port in that range can become a client
+# connection's local port before nginx binds it, and bind() then fails.
+my %handed_out;
 sub free_port {
     my ($proto) = @_;
-    my $sock = IO::Socket::INET->new(
-        LocalAddr => '127.0.0.1', LocalPort => 0,
-        ($proto // '') eq 'udp' ? (Proto => 'udp') : (Listen => 1),
-    ) or die "no free port: $!";
-    return $sock->sockport;
+    my $ephemeral_low = 32768;
+    if (open my $fh, '<', '/proc/sys/net/ipv4/ip_local_port_range') {
+        ($ephemeral_low) = split ' ', scalar <$fh>;
+    }
+    my $low = 10240;
+    die "no port range below the ephemeral range ($ephemeral_low)" if $ephemeral_low <= $low + 1;
+    for (1 .. 200) {
+        my $port = $low + int rand($ephemeral_low - $low);
+        next if $handed_out{$port};
+        my $sock = IO::Socket::INET->new(
+            LocalAddr => '127.0.0.1', LocalPort => $port,
+            # TCP as nginx binds (TIME_WAIT does not block it); UDP without
+            # SO_REUSEADDR, which would let it share a port in use.
+            ($proto // '') eq 'udp' ? (Proto => 'udp') : (Listen => 1, ReuseAddr => 1),
+        ) or next;
+        $handed_out{$port} = 1;
+        return $port;
+    }
+    die "no free port below $ephemeral_low after 200 tries";
 }
 
 sub slurp {

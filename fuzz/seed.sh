@@ -78,7 +78,9 @@ PY
 # QUIC flow of sift-core/testdata/quic/ as raw datagrams (mode 0), the
 # first datagrams of sift-core/testdata/datagram/, and the RFC 9001 A.2
 # ClientHello as CRYPTO frames (in order, shuffled with PING and PADDING,
-# with a duplicate) to be sealed by the target, for v1, v2 and coalesced.
+# with a duplicate) to be sealed by the target, for v1, v2 and coalesced;
+# flows of several datagrams also with modes that drive the table of
+# waiting readers with several sessions.
 python3 - "$here/../sift-core/testdata" "$here/corpus/quic" <<'PY'
 import glob, hashlib, json, os, sys
 
@@ -99,10 +101,18 @@ def crypto(offset, data):
     return b"\x06" + varint(offset) + varint(len(data)) + data
 
 count = 0
+# Held-table modes (bits 3-7): 4 slots and 4 sessions; 2 slots, 4 sessions
+# that keep their slots.
+held_modes = (0x78, 0xe8)
 for path in sorted(glob.glob(os.path.join(testdata, "quic", "*.json"))):
     for flow in json.load(open(path)):
-        write(framed(0, [bytes.fromhex(d) for d in flow["datagrams_hex"]]))
+        datagrams = [bytes.fromhex(d) for d in flow["datagrams_hex"]]
+        write(framed(0, datagrams))
         count += 1
+        if len(datagrams) > 1:
+            for held in held_modes:
+                write(framed(held, datagrams))
+                count += 1
 for path in sorted(glob.glob(os.path.join(testdata, "quic", "*-client-initial.hex"))):
     write(framed(0, [bytes.fromhex(open(path).read().strip())]))
     count += 1
@@ -118,7 +128,8 @@ for mode in (1, 3, 5, 7):
     write(framed(mode, [crypto(0, message)]))
     write(framed(mode, [b"".join(shuffled)]))
     write(framed(mode, pieces))
+    write(framed(mode | held_modes[mode & 2 and 1], pieces))
     write(framed(mode, [b"\x02\x05\x00\x01\x01\x00\x00" + pieces[0], b"\x03\x00\x00\x00\x00\x01\x02\x03" + b"".join(pieces[1:])]))
-    count += 4
+    count += 5
 print("seeded %d quic inputs into %s" % (count, out))
 PY

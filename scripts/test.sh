@@ -57,12 +57,18 @@ export NGINX_BUILD_DIR
 NGINX_BUILD_DIR=$(scripts/configure-debian-nginx.sh)
 
 if [ $# -eq 0 ]; then
-    step "cargo fmt --check"
+    # fuzz/ and bench/loadgen/ are workspaces of their own (cargo-fuzz
+    # builds fuzz/ with nightly flags: RUSTC_BOOTSTRAP lets stable check it).
+    step "cargo fmt --check (the workspace, fuzz/, bench/loadgen/)"
     cargo fmt --all -- --check
+    (cd fuzz && cargo fmt -- --check)
+    (cd bench/loadgen && cargo fmt -- --check)
 
-    step "cargo clippy -D warnings (default and test-hooks builds)"
+    step "cargo clippy -D warnings (default and test-hooks builds, fuzz targets, load generator)"
     cargo clippy --workspace --all-targets -- -D warnings
     cargo clippy --workspace --all-targets --features test-hooks -- -D warnings
+    (cd fuzz && RUSTC_BOOTSTRAP=1 cargo clippy --bins -- -D warnings)
+    (cd bench/loadgen && cargo clippy --all-targets -- -D warnings)
 
     step "cargo test"
     cargo test --workspace

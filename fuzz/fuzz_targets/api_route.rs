@@ -43,7 +43,12 @@ fuzz_target!(|data: &[u8]| {
     for json in [
         render_index(&names, &names),
         render_names(&names),
-        render_top(&names.iter().map(|n| (n.to_string(), n.len() as u64)).collect::<Vec<_>>()),
+        render_top(
+            &names
+                .iter()
+                .map(|n| (n.to_string(), n.len() as u64))
+                .collect::<Vec<_>>(),
+        ),
     ] {
         assert!(json.starts_with('{') || json.starts_with('['));
         assert!(json.ends_with('}') || json.ends_with(']'));

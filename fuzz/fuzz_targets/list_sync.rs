@@ -27,7 +27,10 @@ fuzz_target!(|bytes: &[u8]| {
         for entry in &snapshot.entries {
             assert!(entry.key.len() <= KEY_MAX && entry.value.len() <= VALUE_MAX);
             assert!(entry.expires_at_ms == 0 || entry.expires_at_ms > now_ms);
-            assert_eq!(canonical_key(kind, entry.key.as_bytes()).as_deref(), Ok(entry.key.as_str()));
+            assert_eq!(
+                canonical_key(kind, entry.key.as_bytes()).as_deref(),
+                Ok(entry.key.as_str())
+            );
         }
     }
     // A whole reply always ends the read.

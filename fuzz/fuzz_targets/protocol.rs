@@ -12,7 +12,11 @@ fuzz_target!(|bytes: &[u8]| {
     // against each prefix) gives the same answer.
     for end in 0..bytes.len() {
         if let Verdict::Detected(found) = protocol::detect(&bytes[..end]) {
-            assert_eq!(verdict, Verdict::Detected(found), "prefix of {end} bytes decided otherwise");
+            assert_eq!(
+                verdict,
+                Verdict::Detected(found),
+                "prefix of {end} bytes decided otherwise"
+            );
             break;
         }
     }

@@ -13,12 +13,22 @@
 //!   packet, sealed here under a fixed DCID (v2 if bit 1 is set) and padded
 //!   to a 1200-byte datagram; bit 2 coalesces every two packets into one
 //!   datagram. This half reaches the frame walk and CRYPTO reassembly.
+//!
+//! Then the same flow goes through a small [`HeldFlows`] table (the
+//! per-worker table of waiting readers) as several sessions at once:
+//! mode bits 3-4 give its slots (1 to 4), bits 5-6 the sessions (1 to 4),
+//! the buffer-size bytes their interleaving, bit 7 sessions that end
+//! without giving their slot back. After each datagram a session's outcome
+//! must be the one a fresh reader gives for the same datagrams (whatever
+//! was evicted, re-read or reused), and the table never grows past its
+//! slots.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 use sift_core::datagram::{self, DatagramProtocol};
 use sift_core::quic::{
-    looks_like_quic_initial, InitialReader, InitialSealer, Progress, Version, CRYPTO_BUFFER_LEN,
+    looks_like_quic_initial, HeldFlows, InitialReader, InitialSealer, Progress, Version,
+    CRYPTO_BUFFER_LEN,
 };
 use sift_core::tls::{ja4, Transport};
 
@@ -84,6 +94,61 @@ fn run(datagrams: &[Vec<u8>], buffer: &mut [u8]) -> Vec<String> {
     outcomes
 }
 
+/// Several sessions of the same flow through a table of `slots` slots, in
+/// an order drawn from `seed`; each step's outcome must equal `expected`
+/// (a fresh reader's outcome after as many datagrams).
+fn run_held(datagrams: &[Vec<u8>], expected: &[String], mode: u8, mut seed: u16) {
+    let slots = usize::from(mode >> 3 & 3) + 1;
+    let sessions = usize::from(mode >> 5 & 3) + 1;
+    let leak_slots = mode & 0x80 != 0;
+    let mut flows = HeldFlows::new(slots);
+    let mut arrived = vec![0usize; sessions];
+    let mut done = vec![false; sessions];
+    // Session numbers, as the table's owners; a restarted session gets
+    // the next one.
+    let mut owner: Vec<u64> = (1..=sessions as u64).collect();
+    let mut last_owner = sessions as u64;
+    let mut restarts_left = sessions;
+    while done.iter().any(|finished| !finished) {
+        // A 16-bit LCG step picks the session that receives a datagram.
+        seed = seed.wrapping_mul(25_173).wrapping_add(13_849);
+        let pick = (usize::from(seed >> 8) % sessions..sessions)
+            .chain(0..sessions)
+            .find(|&index| !done[index])
+            .expect("some session is not done");
+        arrived[pick] += 1;
+        let state = flows
+            .flow(owner[pick])
+            .expect("the table keeps its invariant");
+        let seen = state.feed_new(datagrams.iter().take(arrived[pick]).map(Vec::as_slice));
+        let now = summary(&seen);
+        assert_eq!(
+            now,
+            expected[arrived[pick] - 1],
+            "session {pick} after {} datagrams",
+            arrived[pick]
+        );
+        assert!(flows.allocated() <= slots && flows.waiting() <= flows.allocated());
+        if now != "more" || arrived[pick] == datagrams.len() {
+            // Decided, or no more datagrams: the session ends. One that
+            // "leaks" its slot leaves it owned, to be taken as the oldest.
+            if !leak_slots {
+                flows.release(owner[pick]);
+            }
+            done[pick] = true;
+            // Now and then a new session of the same flow starts over
+            // (a bounded number of times, so that the loop ends).
+            if seed & 0x8000 != 0 && arrived[pick] > 1 && restarts_left > 0 {
+                restarts_left -= 1;
+                arrived[pick] = 0;
+                done[pick] = false;
+                last_owner += 1;
+                owner[pick] = last_owner;
+            }
+        }
+    }
+}
+
 fuzz_target!(|input: &[u8]| {
     let [mode, size_high, size_low, rest @ ..] = input else {
         return;
@@ -138,9 +203,20 @@ fuzz_target!(|input: &[u8]| {
     let mut buffer = vec![0u8; capacity];
     let outcomes = run(&datagrams, &mut buffer);
 
-    // A hello found with a small buffer is found the same with the full one.
-    if outcomes.iter().any(|outcome| outcome.starts_with("hello")) && capacity < CRYPTO_BUFFER_LEN {
+    // The table's readers have the full buffer.
+    let roomy_outcomes = if capacity < CRYPTO_BUFFER_LEN {
         let mut roomy = vec![0xa5u8; CRYPTO_BUFFER_LEN];
-        assert_eq!(run(&datagrams, &mut roomy), outcomes);
+        let roomy_outcomes = run(&datagrams, &mut roomy);
+        // A hello found with a small buffer is found the same with the full one.
+        if outcomes.iter().any(|outcome| outcome.starts_with("hello")) {
+            assert_eq!(roomy_outcomes, outcomes);
+        }
+        roomy_outcomes
+    } else {
+        outcomes
+    };
+    if !datagrams.is_empty() {
+        let seed = u16::from_be_bytes([*size_high, *size_low]);
+        run_held(&datagrams, &roomy_outcomes, *mode, seed);
     }
 });

@@ -35,11 +35,17 @@ impl Bytes<'_> {
 fn pattern(bytes: &mut Bytes<'_>, depth: u32, out: &mut String) {
     let choice = bytes.next();
     if depth >= 5 {
-        out.push_str(&format!("\\x{:02x}", b"ab\x00\xff\n"[usize::from(choice % 5)]));
+        out.push_str(&format!(
+            "\\x{:02x}",
+            b"ab\x00\xff\n"[usize::from(choice % 5)]
+        ));
         return;
     }
     match choice % 20 {
-        0..=4 => out.push_str(&format!("\\x{:02x}", b"ab\x00\xff\n"[usize::from(choice % 5)])),
+        0..=4 => out.push_str(&format!(
+            "\\x{:02x}",
+            b"ab\x00\xff\n"[usize::from(choice % 5)]
+        )),
         5 => out.push('.'),
         6 => out.push_str("(?s:.)"),
         7 => {
@@ -78,7 +84,9 @@ fn pattern(bytes: &mut Bytes<'_>, depth: u32, out: &mut String) {
             out.push(')');
         }
         16 => out.push_str(["\\d", "\\s", "\\w", "[[:alpha:]]"][usize::from(bytes.next() % 4)]),
-        17 => out.push_str(["$", "\\b", "\\z", "(?m:$)", ")", "(", "\\B"][usize::from(bytes.next() % 7)]),
+        17 => out.push_str(
+            ["$", "\\b", "\\z", "(?m:$)", ")", "(", "\\B"][usize::from(bytes.next() % 7)],
+        ),
         _ => out.push_str("(?s).*"),
     }
 }
@@ -89,13 +97,15 @@ fn signature(bytes: &mut Bytes<'_>, index: usize) -> Option<Signature> {
     let min = usize::from(bytes.next()) * 2;
     let min_param = format!("min={min}");
     let mut params = Vec::new();
-    if kind % 2 == 0 {
+    if kind.is_multiple_of(2) {
         let mut text = String::new();
         pattern(bytes, 0, &mut text);
         params.push(format!("pattern={text}"));
     } else {
         let len = 1 + usize::from(bytes.next() % 6);
-        let hex: String = (0..len).map(|_| format!("{:02x}", b"ab\x00\xff\n\x7f"[usize::from(bytes.next() % 6)])).collect();
+        let hex: String = (0..len)
+            .map(|_| format!("{:02x}", b"ab\x00\xff\n\x7f"[usize::from(bytes.next() % 6)]))
+            .collect();
         params.push(format!("prefix={hex}"));
         params.push(format!("offset={}", bytes.next() % 8));
     }

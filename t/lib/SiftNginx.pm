@@ -3,7 +3,8 @@ package SiftNginx;
 # are programs or several processes (curl, dig, two workers, reloads,
 # restarts): the module under test from TEST_NGINX_LOAD_MODULES (set by
 # scripts/prove.sh), a private prefix in a temporary directory, loopback
-# ports the kernel picked, and a stop when the test ends.
+# ports free below the ephemeral range (free_port), and a stop when the test
+# ends.
 #
 #   my $nginx = SiftNginx->new('metrics');          # prefix sift-metrics-XXXX
 #   my %port = map { $_ => SiftNginx::free_port() } qw(a b);

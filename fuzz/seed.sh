@@ -128,7 +128,7 @@ for mode in (1, 3, 5, 7):
     write(framed(mode, [crypto(0, message)]))
     write(framed(mode, [b"".join(shuffled)]))
     write(framed(mode, pieces))
-    write(framed(mode | held_modes[mode & 2 and 1], pieces))
+    write(framed(mode | held_modes[mode >> 1 & 1], pieces))
     write(framed(mode, [b"\x02\x05\x00\x01\x01\x00\x00" + pieces[0], b"\x03\x00\x00\x00\x00\x01\x02\x03" + b"".join(pieces[1:])]))
     count += 5
 print("seeded %d quic inputs into %s" % (count, out))

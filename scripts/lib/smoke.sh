@@ -6,22 +6,29 @@
 #   `sift on`, sends an HTTP request, and expects sift to classify it as
 #   "http" in the stream access log (nginx >= 1.25.5 prereads with MSG_PEEK,
 #   so a `return` answer can be lost to the RST of unread client bytes).
-#   nginx -t must pass first; no alert/crit/emerg may be logged.
-#   The port is one free below the ephemeral range (scripts/lib/ports.sh);
-#   should another process take it before nginx binds, nginx is started
-#   again on another port (up to three tries).
+#   nginx -t must pass first; no alert/crit/emerg may be logged. The port
+#   is one free below the ephemeral range (scripts/lib/ports.sh).
 smoke_module() {
-    local nginx=$1 prefix=$2 load_lines=$3 port answer try
-    for try in 1 2 3; do
-        rm -rf "$prefix"; mkdir -p "$prefix/logs" "$prefix/conf"
-        port=$(free_tcp_ports $((20000 + RANDOM % 10000)) 1) || return 1
-        smoke_write_conf "$prefix" "$load_lines" "$port"
-        "$nginx" -p "$prefix" -c conf/nginx.conf -t || return 1
-        "$nginx" -p "$prefix" -c conf/nginx.conf && break
-        grep -q 'Address already in use' "$prefix/logs/error.log" 2> /dev/null || return 1
-        echo "smoke: port $port was taken before nginx bound it (try $try of 3)" >&2
-        [ "$try" = 3 ] && return 1
-    done
+    local nginx=$1 prefix=$2 load_lines=$3 port answer
+    rm -rf "$prefix"; mkdir -p "$prefix/logs" "$prefix/conf"
+    port=$(free_tcp_ports $((20000 + RANDOM % 10000)) 1) || return 1
+    cat > "$prefix/conf/nginx.conf" <<CONF
+$load_lines
+error_log logs/error.log info;
+pid logs/nginx.pid;
+events {}
+stream {
+    log_format smoke 'protocol=\$sift_protocol host=\$sift_http_host';
+    server {
+        listen 127.0.0.1:$port;
+        sift on;
+        access_log logs/stream.log smoke;
+        return "protocol=\$sift_protocol\n";
+    }
+}
+CONF
+    "$nginx" -p "$prefix" -c conf/nginx.conf -t
+    "$nginx" -p "$prefix" -c conf/nginx.conf
     sleep 0.3
     exec 3<> "/dev/tcp/127.0.0.1/$port"
     printf 'GET / HTTP/1.1\r\nHost: Smoke.Example\r\n\r\n' >&3
@@ -39,24 +46,4 @@ smoke_module() {
         return 1
     fi
     echo "smoke: $("$nginx" -v 2>&1) loaded the module and sift answered '$answer'"
-}
-
-# smoke_write_conf PREFIX LOAD_MODULE_LINES PORT
-smoke_write_conf() {
-    local prefix=$1 load_lines=$2 port=$3
-    cat > "$prefix/conf/nginx.conf" <<CONF
-$load_lines
-error_log logs/error.log info;
-pid logs/nginx.pid;
-events {}
-stream {
-    log_format smoke 'protocol=\$sift_protocol host=\$sift_http_host';
-    server {
-        listen 127.0.0.1:$port;
-        sift on;
-        access_log logs/stream.log smoke;
-        return "protocol=\$sift_protocol\n";
-    }
-}
-CONF
 }
